@@ -1,0 +1,216 @@
+"""The reverse pass: iterative, in topological order, releasing each node as soon as its VJP ran.
+
+Order comes from counting, for every node, the consumers that will send it a gradient (Kahn's
+algorithm on the reversed graph, with an explicit stack: no recursion, so 100,000-op chains are
+fine). A node runs once all its consumers have; its gradient is then complete.
+
+Without `create_graph` the VJPs run on plain tensors (nothing recorded, nothing wrapped); with it
+they run on Variables rebuilt around the saved tensors, so the gradients are differentiable again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import torch
+
+from .grad_mode import set_grad_enabled
+from .node import GraphFreedError, Node
+from .variable import Variable
+
+GradLike = Variable | torch.Tensor | None
+
+
+def backward(
+    output: Variable, gradient: GradLike = None, retain_graph: bool | None = None, create_graph: bool = False
+) -> None:
+    """Accumulate d(output)/d(leaf) into `.grad` of every leaf that requires grad.
+
+    `gradient` is the cotangent (required unless `output` has a single element). The graph's saved
+    tensors are released afterwards unless `retain_graph` (default: `create_graph`).
+    """
+    run([output], [gradient], None, retain_graph, create_graph)
+
+
+def grad(
+    outputs: Variable | Sequence[Variable],
+    inputs: Variable | Sequence[Variable],
+    grad_outputs: GradLike | Sequence[GradLike] = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+) -> tuple[Any, ...]:
+    """Gradients of `outputs` with respect to `inputs`, returned instead of accumulated into `.grad`.
+
+    Inputs that the outputs do not depend on get zeros. Only the part of the graph between the
+    outputs and the inputs is visited (and released).
+    """
+    outputs = [outputs] if isinstance(outputs, Variable) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Variable) else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, (Variable, torch.Tensor)):
+        grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
+    for x in inputs:
+        if not isinstance(x, Variable) or not x.requires_grad:
+            raise RuntimeError(f"grad: every input must be a Variable that requires grad, got {_what(x)}")
+    found = run(outputs, list(grad_outputs), [x._grad_node() for x in inputs], retain_graph, create_graph)
+    return tuple(_zeros(x, create_graph) if g is None else g for x, g in zip(inputs, found))
+
+
+def run(
+    outputs: Sequence[Any],
+    grad_outputs: Sequence[GradLike],
+    targets: list[Node] | None,
+    retain_graph: bool | None,
+    create_graph: bool,
+) -> list[Any]:
+    """The reverse pass behind `backward` and `grad`: with `targets`, return their gradients instead."""
+    if retain_graph is None:
+        retain_graph = create_graph
+    if len(outputs) != len(grad_outputs):
+        raise ValueError(f"backward: got {len(outputs)} outputs but {len(grad_outputs)} gradients")
+    grads: dict[Node, Any] = {}
+    for out, g in zip(outputs, grad_outputs):
+        if not isinstance(out, Variable) or not out.requires_grad:
+            raise RuntimeError(f"backward: {_what(out)} does not require grad, so it has no graph to differentiate")
+        node = out._grad_node()
+        g = _seed(out, g, create_graph)
+        grads[node] = grads[node] + g if node in grads else g
+
+    relevant = None if targets is None else _leading_to(grads, set(targets))
+    pending = _count_consumers(grads, relevant)
+    wanted = {} if targets is None else {n: None for n in targets}
+    ready = [n for n in grads if n not in pending and (relevant is None or n in relevant)]
+    with set_grad_enabled(create_graph):
+        while ready:
+            node = ready.pop()
+            g = grads.pop(node)
+            if node in wanted:
+                wanted[node] = g
+            if node.prim is None:
+                if targets is None:
+                    _accumulate(node, g, create_graph)
+                continue
+            node.check_versions()
+            args, ans = _vjp_inputs(node, create_graph)
+            vjps, kwargs = node.prim.vjps, node.kwargs
+            for i, parent in enumerate(node.parents):
+                if parent is None or parent not in pending:
+                    continue
+                gi = _conform(vjps[i](g, ans, *args, **kwargs), node, i)
+                grads[parent] = grads[parent] + gi if parent in grads else gi
+                left = pending[parent] - 1
+                if left:
+                    pending[parent] = left
+                else:
+                    del pending[parent]
+                    ready.append(parent)
+            if not retain_graph:
+                node.release()
+    return [wanted[n] for n in targets] if targets is not None else []
+
+
+def _seed(out: Variable, g: GradLike, create_graph: bool) -> Any:
+    if g is None:
+        if out.numel() != 1:
+            raise RuntimeError(
+                f"backward: output of shape {tuple(out.shape)} is not a scalar; pass gradient= "
+                "(a tensor of that shape) to say which combination of outputs to differentiate"
+            )
+        return _lift(torch.ones_like(out.data), create_graph)
+    if tuple(g.shape) != tuple(out.shape):
+        raise RuntimeError(f"backward: gradient shape {tuple(g.shape)} does not match output shape {tuple(out.shape)}")
+    if create_graph:
+        return g if isinstance(g, Variable) else Variable(g.to(out.dtype))
+    return (g.data if isinstance(g, Variable) else g).to(out.dtype)
+
+
+def _lift(t: torch.Tensor, create_graph: bool) -> Any:
+    return Variable(t) if create_graph else t
+
+
+def _zeros(x: Variable, create_graph: bool) -> Any:
+    return _lift(torch.zeros_like(x.data), create_graph)
+
+
+def _what(x: Any) -> str:
+    if isinstance(x, Variable):
+        return f"Variable of shape {tuple(x.shape)} (requires_grad=False)"
+    return type(x).__name__
+
+
+def _parents(node: Node, relevant: set[Node] | None) -> Iterable[Node]:
+    if node.prim is not None and node.args is None:
+        raise GraphFreedError(
+            f"backward: the graph through '{node.name}' (output shape {tuple(node.meta.shape)}) was already freed "
+            "by an earlier backward; pass retain_graph=True to that first backward to go through it again"
+        )
+    return (p for p in node.parents if p is not None and (relevant is None or p in relevant))
+
+
+def _count_consumers(starts: Iterable[Node], relevant: set[Node] | None) -> dict[Node, int]:
+    """For every node reachable from `starts`, how many edges will deliver a gradient to it."""
+    pending: dict[Node, int] = {}
+    stack = [n for n in starts if relevant is None or n in relevant]
+    seen = set(stack)
+    while stack:
+        for p in _parents(stack.pop(), relevant):
+            pending[p] = pending.get(p, 0) + 1
+            if p not in seen:
+                seen.add(p)
+                stack.append(p)
+    return pending
+
+
+def _leading_to(starts: Iterable[Node], targets: set[Node]) -> set[Node]:
+    """Nodes with a path to some target (iterative post-order DFS): the only ones `grad` must visit."""
+    leads: set[Node] = set()
+    entered: set[Node] = set()
+    stack: list[tuple[Node, bool]] = [(n, False) for n in starts]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            if node in targets or any(p in leads for p in node.parents if p is not None):
+                leads.add(node)
+        elif node not in entered:
+            entered.add(node)
+            stack.append((node, True))
+            stack.extend((p, False) for p in _parents(node, None) if p not in entered)
+    return leads
+
+
+def _vjp_inputs(node: Node, create_graph: bool) -> tuple[tuple[Any, ...], Any]:
+    """The saved inputs and output as the VJPs should see them: tensors, or Variables wired to the graph."""
+    args, out = node.args, node.out
+    assert args is not None
+    if not create_graph:
+        return args, out
+    lifted = tuple(
+        Variable._wrap(a, p) if p is not None and isinstance(a, torch.Tensor) else a for a, p in zip(args, node.parents)
+    )
+    return lifted, None if out is None else Variable._wrap(out, node)
+
+
+def _conform(gi: Any, node: Node, i: int) -> Any:
+    """Check a VJP result against its input (an engine bug otherwise) and cast back to its dtype."""
+    expected = node.args[i]  # type: ignore[index]
+    if gi.shape != expected.shape:
+        raise RuntimeError(
+            f"{node.name}: the VJP for input {i} returned shape {tuple(gi.shape)}, expected "
+            f"{tuple(expected.shape)}; this is a bug in the primitive's VJP"
+        )
+    return gi if gi.dtype == expected.dtype else gi.to(expected.dtype)
+
+
+def _accumulate(node: Node, g: Any, create_graph: bool) -> None:
+    """Add `g` into the leaf's `.grad`, like torch: in place when no graph is involved."""
+    var = node.variable() if node.variable is not None else None
+    if var is None:
+        return
+    if create_graph:
+        var.grad = g if var.grad is None else var.grad + g
+    elif var.grad is None:
+        var.grad = Variable(g.clone())  # never alias a tensor that another gradient may share
+    elif var.grad.requires_grad:
+        var.grad = Variable(var.grad.data + g)
+    else:
+        var.grad.data.add_(g)

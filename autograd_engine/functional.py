@@ -1,0 +1,206 @@
+"""Function transforms: grad, value_and_grad, vjp, jacobian and hessian over pytrees of inputs.
+
+Arguments may be tensors, numbers, Variables, or nested lists/tuples/dicts of them; results mirror
+them (tensors for tensors, Variables for Variables). Transforms nest: called on Variables that require
+grad while grad mode is on, they record their own backward (`create_graph`), so `grad(grad(f))` and
+`hessian` work, and each level differentiates through an `alias` node of its own, so a function that
+also closes over the outer input is not confused with its argument.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+
+from . import ops
+from .backward import grad as gradients
+from .functions import stack
+from .grad_mode import enable_grad, is_grad_enabled
+from .pytree import TreeSpec, tree_flatten, tree_unflatten
+from .variable import Variable
+
+ArgNums = int | Sequence[int]
+
+
+class _Inputs:
+    """The differentiated arguments of one call, replaced by fresh Variables to differentiate against."""
+
+    def __init__(self, args: Sequence[Any], argnums: ArgNums) -> None:
+        self.single = isinstance(argnums, int)
+        self.argnums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+        self.args = list(args)
+        self.trees: list[tuple[TreeSpec, list[Any]]] = []
+        self.variables: list[Variable] = []
+        outer = is_grad_enabled()
+        self.nested = False
+        for n in self.argnums:
+            if not -len(args) <= n < len(args):
+                raise ValueError(f"argnums {n} is out of range for a call with {len(args)} positional arguments")
+            leaves, spec = tree_flatten(args[n])
+            fresh = []
+            for leaf in leaves:
+                if isinstance(leaf, Variable) and leaf.requires_grad and outer:
+                    self.nested = True
+                    fresh.append(ops.alias(leaf))
+                else:
+                    fresh.append(_leaf(leaf))
+            self.trees.append((spec, leaves))
+            self.variables.extend(fresh)
+            self.args[n] = tree_unflatten(spec, fresh)
+
+    def call(self, f: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+        with enable_grad():
+            return f(*self.args, **kwargs)
+
+    def flat_gradients(self, outputs: list[Any], cotangents: list[Any], retain_graph: bool) -> list[Any]:
+        """Gradients for every input Variable, in order (zeros where the outputs do not depend on it)."""
+        live = [(o, c) for o, c in zip(outputs, cotangents) if isinstance(o, Variable) and o.requires_grad]
+        create = self.nested or any(isinstance(c, Variable) and c.requires_grad for _, c in live)
+        if not live:
+            return [_lift(torch.zeros_like(v.data), create) for v in self.variables]
+        return list(
+            gradients(
+                [o for o, _ in live],
+                self.variables,
+                [c for _, c in live],
+                retain_graph=retain_graph or create,
+                create_graph=create,
+            )
+        )
+
+    def structure(self, flat: list[Any]) -> Any:
+        """Arrange per-input results like the differentiated arguments, mirroring their leaf types."""
+        it = iter(flat)
+        trees = []
+        for spec, leaves in self.trees:
+            trees.append(tree_unflatten(spec, [self.mirror(next(it), isinstance(leaf, Variable)) for leaf in leaves]))
+        return trees[0] if self.single else tuple(trees)
+
+    def mirror(self, value: Any, as_variable: bool) -> Any:
+        """A result as the caller should see it: a live Variable when nested, else a Variable or tensor."""
+        if self.nested:
+            return value
+        data = value.data if isinstance(value, Variable) else value
+        return Variable(data) if as_variable else data
+
+    def mirror_output(self, out: Any) -> Any:
+        """f's output: Variables if any differentiated input was one, else tensors."""
+        as_variable = any(isinstance(leaf, Variable) for _, leaves in self.trees for leaf in leaves)
+        leaves, spec = tree_flatten(out)
+        return tree_unflatten(
+            spec, [self.mirror(o, as_variable) if isinstance(o, (Variable, torch.Tensor)) else o for o in leaves]
+        )
+
+
+def _leaf(x: Any) -> Variable:
+    data = x.data if isinstance(x, Variable) else x if isinstance(x, torch.Tensor) else torch.tensor(float(x))
+    return Variable(data, requires_grad=True)
+
+
+def _lift(t: torch.Tensor, as_variable: bool) -> Any:
+    return Variable(t) if as_variable else t
+
+
+def _scalar(out: Any, name: str) -> None:
+    if not isinstance(out, (Variable, torch.Tensor)) or out.numel() != 1:
+        shape = tuple(out.shape) if hasattr(out, "shape") else type(out).__name__
+        raise ValueError(f"{name}: the function must return a single-element tensor or Variable, got {shape}")
+
+
+def value_and_grad(f: Callable[..., Any], argnums: ArgNums = 0, has_aux: bool = False) -> Callable[..., Any]:
+    """`f`'s value and its gradient with respect to the arguments `argnums` (f must return a scalar).
+
+    With `has_aux`, f returns (value, aux) and the result is ((value, aux), grads).
+    """
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        inputs = _Inputs(args, argnums)
+        result = inputs.call(f, kwargs)
+        out, aux = result if has_aux else (result, None)
+        _scalar(out, "grad")
+        grads = inputs.structure(inputs.flat_gradients([out], [None], retain_graph=False))
+        value = inputs.mirror_output(out)
+        return ((value, aux), grads) if has_aux else (value, grads)
+
+    return wrapper
+
+
+def grad(f: Callable[..., Any], argnums: ArgNums = 0, has_aux: bool = False) -> Callable[..., Any]:
+    """The gradient of scalar-valued `f` with respect to the arguments `argnums` (a pytree for each)."""
+    vg = value_and_grad(f, argnums, has_aux)
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        (value, grads) = vg(*args, **kwargs)
+        return (grads, value[1]) if has_aux else grads
+
+    return wrapper
+
+
+def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple[Any, ...]:
+    """(f(*primals), vjp_fn) where vjp_fn(cotangents) gives one gradient per primal; (.., aux) with has_aux.
+
+    vjp_fn can be called many times (the graph is kept while it lives). Cotangents match f's output
+    pytree; a Variable cotangent that requires grad makes the result differentiable in it.
+    """
+    inputs = _Inputs(primals, tuple(range(len(primals))))
+    result = inputs.call(f, {})
+    out, aux = result if has_aux else (result, None)
+    out_leaves, out_spec = tree_flatten(out)
+
+    def vjp_fn(cotangents: Any) -> tuple[Any, ...]:
+        cot_leaves, cot_spec = tree_flatten(cotangents)
+        if cot_spec != out_spec:
+            raise ValueError("vjp: cotangents must have the same structure as the function's output")
+        for o, c in zip(out_leaves, cot_leaves):
+            if tuple(o.shape) != tuple(c.shape):
+                raise ValueError(f"vjp: cotangent shape {tuple(c.shape)} does not match output shape {tuple(o.shape)}")
+        return inputs.structure(inputs.flat_gradients(out_leaves, cot_leaves, retain_graph=True))
+
+    value = inputs.mirror_output(out)
+    return (value, vjp_fn, aux) if has_aux else (value, vjp_fn)
+
+
+def jacobian(f: Callable[..., Any], argnums: ArgNums = 0, has_aux: bool = False) -> Callable[..., Any]:
+    """Reverse-mode Jacobian: for each output leaf, d out / d input shaped out.shape + input.shape."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        inputs = _Inputs(args, argnums)
+        result = inputs.call(f, kwargs)
+        out, aux = result if has_aux else (result, None)
+        out_leaves, out_spec = tree_flatten(out)
+        jac = tree_unflatten(out_spec, [inputs.structure(_jacobian_rows(inputs, o)) for o in out_leaves])
+        return (jac, aux) if has_aux else jac
+
+    return wrapper
+
+
+def _jacobian_rows(inputs: _Inputs, out: Any) -> list[Any]:
+    """One backward pass per output element, stacked into a Jacobian per input."""
+    shape = tuple(out.shape)
+    count = out.numel()
+    rows: list[list[Any]] = [[] for _ in inputs.variables]
+    for k in range(count):
+        onehot = torch.zeros(count, dtype=out.dtype, device=out.device)
+        onehot[k] = 1
+        for j, g in enumerate(inputs.flat_gradients([out], [onehot.reshape(shape)], retain_graph=True)):
+            rows[j].append(g)
+    jacs = []
+    for v, r in zip(inputs.variables, rows):
+        full = shape + tuple(v.shape)
+        if not r:
+            jacs.append(_lift(torch.zeros(full, dtype=v.dtype, device=v.device), inputs.nested))
+        else:
+            stacked = stack(r) if isinstance(r[0], Variable) else torch.stack(r)
+            jacs.append(ops.reshape(stacked, shape=full))
+    return jacs
+
+
+def hessian(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
+    """Second derivatives of scalar-valued `f`: the Jacobian of its gradient."""
+    return jacobian(jacobian(f, argnums), argnums)

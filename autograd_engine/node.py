@@ -1,0 +1,122 @@
+"""Graph nodes: one per recorded op application, plus one per leaf that accumulates `.grad`.
+
+The graph links nodes to nodes, never to Variables, so a node keeps alive only what its
+vector-Jacobian product needs: tensors named in the primitive's `saves`, shapes (`Meta`) for the rest.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+if TYPE_CHECKING:
+    from .primitive import Primitive
+    from .variable import Variable
+
+
+class Meta:
+    """Shape, dtype and device of a tensor whose values backward does not need."""
+
+    __slots__ = ("shape", "dtype", "device")
+
+    def __init__(self, t: torch.Tensor) -> None:
+        self.shape = t.shape
+        self.dtype = t.dtype
+        self.device = t.device
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __repr__(self) -> str:
+        return f"Meta({tuple(self.shape)}, {self.dtype}, {self.device})"
+
+
+class GraphFreedError(RuntimeError):
+    """Backward reached a node whose saved tensors were already released."""
+
+
+class InplaceModificationError(RuntimeError):
+    """A tensor saved for backward was modified in place after it was recorded."""
+
+
+class Node:
+    """A recorded application of `prim` (or, with `prim` None, a leaf Variable's gradient sink).
+
+    parents   node feeding each positional argument (None for constants and Variables without grad)
+    args      each positional argument as backward sees it: the saved tensor, a `Meta`, or a constant;
+              set to None once backward has released the node
+    out       the output tensor when the primitive saves it, else None
+    meta      shape, dtype and device of the output
+    versions  torch version counters of the saved tensors when recorded, to catch in-place edits
+    scope     module path that was running when the op was recorded (graph tools read it)
+    variable  weak reference to the leaf Variable (leaf nodes only)
+    """
+
+    __slots__ = ("prim", "parents", "args", "kwargs", "out", "meta", "versions", "scope", "variable", "__weakref__")
+
+    def __init__(
+        self,
+        prim: Primitive | None,
+        parents: tuple[Node | None, ...],
+        args: tuple[Any, ...] | None,
+        kwargs: dict[str, Any],
+        out: torch.Tensor | None,
+        meta: Meta,
+        scope: str | None,
+    ) -> None:
+        self.prim = prim
+        self.parents = parents
+        self.args = args
+        self.kwargs = kwargs
+        self.out = out
+        self.meta = meta
+        self.scope = scope
+        self.variable: weakref.ref[Variable] | None = None
+        self.versions = tuple(t._version for t in self.saved_tensors())
+
+    @classmethod
+    def leaf(cls, variable: Variable, scope: str | None = None) -> Node:
+        node = cls(None, (), (), {}, None, Meta(variable.data), scope)
+        node.variable = weakref.ref(variable)
+        return node
+
+    @property
+    def name(self) -> str:
+        return "leaf" if self.prim is None else self.prim.name
+
+    @property
+    def freed(self) -> bool:
+        return self.args is None
+
+    def saved_tensors(self) -> list[torch.Tensor]:
+        """The tensors this node keeps alive for its VJP."""
+        if self.args is None:
+            return []
+        saved = [a for a in self.args if isinstance(a, torch.Tensor)]
+        if self.out is not None:
+            saved.append(self.out)
+        return saved
+
+    def saved_bytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in self.saved_tensors())
+
+    def check_versions(self) -> None:
+        for t, version in zip(self.saved_tensors(), self.versions):
+            if t._version != version:
+                raise InplaceModificationError(
+                    f"{self.name}: a tensor of shape {tuple(t.shape)} saved for backward was modified in place "
+                    f"after the op was recorded (version {version} -> {t._version}); "
+                    "clone it before modifying, or modify it after backward"
+                )
+
+    def release(self) -> None:
+        """Drop saved tensors and constants; the node stays as a marker that the graph was freed."""
+        self.args = None
+        self.kwargs = {}
+        self.out = None
+
+    def __repr__(self) -> str:
+        return f"<Node {self.name} {tuple(self.meta.shape)}>"

@@ -1,0 +1,404 @@
+"""The primitives: a forward on torch tensors and, under it, one vector-Jacobian product per input.
+
+Read it as a table of derivatives. Each VJP receives the output gradient `g`, the output `ans`
+(when saved) and the inputs, and is written with these same primitives, so it runs on plain tensors
+in an ordinary backward and on Variables (recording a graph) when `create_graph=True`: gradients of
+gradients come for free. Inputs that a VJP reads only the shape of arrive as `Meta`.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as tnf
+
+from .node import Meta
+from .primitive import primitive
+from .variable import Variable
+
+Shaped = Any  # a torch.Tensor, a Variable or a Meta: anything with .shape
+
+
+# --- helpers the VJPs share -----------------------------------------------------------------------
+def unbroadcast(g: Any, x: Shaped) -> Any:
+    """Sum `g` over the dimensions that broadcasting added to or stretched in `x`."""
+    shape = x.shape
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    dims = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
+    return reshape(sum(g, dim=dims, keepdim=True), shape=tuple(shape))
+
+
+def normalize_dims(dim: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
+    """Reduction dims as sorted non-negative ints; None or () means every dim, as in torch."""
+    if dim is None or (not isinstance(dim, int) and len(dim) == 0):
+        return tuple(range(ndim))
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    return tuple(sorted(d % builtins.max(ndim, 1) for d in dims))
+
+
+def keep_dims(g: Any, shape: torch.Size, dim: int | Sequence[int] | None) -> Any:
+    """Reshape a reduction's gradient so it broadcasts against the reduced input's `shape`."""
+    dims = normalize_dims(dim, len(shape))
+    return reshape(g, shape=tuple(1 if i in dims else n for i, n in enumerate(shape)))
+
+
+def _is_tensor(x: Any) -> bool:
+    return isinstance(x, (torch.Tensor, Variable, Meta))
+
+
+def _raw(x: Any) -> Any:
+    return x.data if isinstance(x, Variable) else x
+
+
+def _zeros_like(g: Any) -> Any:
+    zeros = torch.zeros_like(_raw(g))
+    return Variable(zeros) if isinstance(g, Variable) else zeros
+
+
+def _as_tensor_like(x: Any, like: torch.Tensor) -> torch.Tensor:
+    return x if isinstance(x, torch.Tensor) else torch.as_tensor(x, dtype=like.dtype, device=like.device)
+
+
+# --- arithmetic -----------------------------------------------------------------------------------
+@primitive()
+def add(x, y):
+    """x + y, broadcasting."""
+    return x + y
+
+
+add.defvjp(lambda g, ans, x, y: unbroadcast(g, x), lambda g, ans, x, y: unbroadcast(g, y))
+
+
+@primitive()
+def sub(x, y):
+    """x - y, broadcasting."""
+    return x - y
+
+
+sub.defvjp(lambda g, ans, x, y: unbroadcast(g, x), lambda g, ans, x, y: unbroadcast(neg(g), y))
+
+
+@primitive(saves="x y")
+def mul(x, y):
+    """x * y, broadcasting."""
+    return x * y
+
+
+mul.defvjp(lambda g, ans, x, y: unbroadcast(g * y, x), lambda g, ans, x, y: unbroadcast(g * x, y))
+
+
+@primitive(saves="y ans")
+def div(x, y):
+    """x / y, broadcasting."""
+    return x / y
+
+
+div.defvjp(lambda g, ans, x, y: unbroadcast(g / y, x), lambda g, ans, x, y: unbroadcast(neg(g) * (ans / y), y))
+
+
+@primitive()
+def neg(x):
+    """-x."""
+    return -x
+
+
+neg.defvjp(lambda g, ans, x: neg(g))
+
+
+@primitive(saves="x y ans")
+def pow(x, y):  # noqa: A001 (the op's name)
+    """x ** y, broadcasting; either side may be a constant."""
+    return x**y
+
+
+def _pow_vjp_base(g, ans, x, y):
+    if not _is_tensor(y):
+        return _zeros_like(g) if y == 0 else g * (y * x ** (y - 1))
+    return unbroadcast(where(y == 0, 0.0, g * (y * x ** (y - 1))), x)
+
+
+def _pow_vjp_exponent(g, ans, x, y):
+    if not _is_tensor(x):
+        grad = g * (ans * (math.log(x) if x > 0 else -math.inf if x == 0 else math.nan))
+        return unbroadcast(where(y >= 0, 0.0, grad) if x == 0 else grad, y)
+    return unbroadcast(where((x == 0) & (y >= 0), 0.0, g * (ans * log(x))), y)
+
+
+pow.defvjp(_pow_vjp_base, _pow_vjp_exponent)
+
+
+@primitive(saves="ans")
+def exp(x):
+    """e ** x."""
+    return torch.exp(x)
+
+
+exp.defvjp(lambda g, ans, x: g * ans)
+
+
+@primitive(saves="x")
+def log(x):
+    """Natural logarithm."""
+    return torch.log(x)
+
+
+log.defvjp(lambda g, ans, x: g / x)
+
+
+@primitive(saves="x y")
+def maximum(x, y):
+    """Elementwise max, broadcasting; a tie sends half the gradient to each side (as torch does)."""
+    return torch.maximum(_as_tensor_like(x, y), _as_tensor_like(y, x))
+
+
+maximum.defvjp(
+    lambda g, ans, x, y: unbroadcast(where(x < y, 0.0, where(x == y, g / 2, g)), x),
+    lambda g, ans, x, y: unbroadcast(where(x > y, 0.0, where(x == y, g / 2, g)), y),
+)
+
+
+@primitive(saves="cond")
+def where(cond, x, y):
+    """x where cond holds, else y, broadcasting; `cond` is a constant boolean tensor."""
+    return torch.where(cond, x, y)
+
+
+where.defvjp(
+    None,
+    lambda g, ans, cond, x, y: unbroadcast(where(cond, g, 0.0), x),
+    lambda g, ans, cond, x, y: unbroadcast(where(cond, 0.0, g), y),
+)
+
+
+# --- reductions -----------------------------------------------------------------------------------
+@primitive()
+def sum(x, *, dim=None, keepdim=False):  # noqa: A001 (the op's name)
+    """Sum over `dim` (an int, a tuple, or None for all)."""
+    if dim is None or (not isinstance(dim, int) and len(dim) == 0):
+        total = x.sum()
+        return total.reshape((1,) * x.ndim) if keepdim else total
+    return x.sum(dim, keepdim=keepdim)
+
+
+sum.defvjp(lambda g, ans, x, *, dim=None, keepdim=False: expand(keep_dims(g, x.shape, dim), shape=tuple(x.shape)))
+
+
+@primitive(saves="x")
+def max(x, *, dim=None, keepdim=False):  # noqa: A001 (the op's name)
+    """Max over one dim (or all); the gradient goes to the first maximal element (argmax routing)."""
+    if dim is None:
+        top = x.max()
+        return top.reshape((1,) * x.ndim) if keepdim else top
+    if not isinstance(dim, int):
+        raise TypeError(f"dim must be an int or None, got {dim!r}")
+    return torch.amax(x, dim, keepdim=keepdim)
+
+
+def argmax_mask(x: torch.Tensor, dim: int | None) -> torch.Tensor:
+    """Boolean tensor shaped like x, True at the first maximum along `dim` (or of the whole tensor)."""
+    if dim is None:
+        mask = torch.zeros(x.numel(), dtype=torch.bool, device=x.device)
+        mask[x.reshape(-1).argmax()] = True
+        return mask.reshape(x.shape)
+    return torch.zeros_like(x, dtype=torch.bool).scatter_(dim, x.argmax(dim, keepdim=True), True)
+
+
+max.defvjp(
+    lambda g, ans, x, *, dim=None, keepdim=False: where(argmax_mask(_raw(x), dim), keep_dims(g, x.shape, dim), 0.0)
+)
+
+
+# --- shape and layout -----------------------------------------------------------------------------
+@primitive()
+def reshape(x, *, shape):
+    """Same values, new shape (a view where torch can)."""
+    return x.reshape(shape)
+
+
+reshape.defvjp(lambda g, ans, x, *, shape: reshape(g, shape=tuple(x.shape)))
+
+
+@primitive()
+def permute(x, *, dims):
+    """Reorder dimensions."""
+    return x.permute(dims)
+
+
+def inverse_permutation(dims: Sequence[int]) -> tuple[int, ...]:
+    order = [d % len(dims) for d in dims]
+    return tuple(order.index(i) for i in range(len(dims)))
+
+
+permute.defvjp(lambda g, ans, x, *, dims: permute(g, dims=inverse_permutation(dims)))
+
+
+@primitive()
+def expand(x, *, shape):
+    """Broadcast to `shape` without copying (-1 keeps a dim)."""
+    return x.expand(shape)
+
+
+expand.defvjp(lambda g, ans, x, *, shape: unbroadcast(g, x))
+
+
+@primitive()
+def getitem(x, *, index):
+    """x[index]: ints, slices, None, Ellipsis, integer and boolean tensors."""
+    return x[index]
+
+
+@primitive()
+def untake(g, *, index, shape):
+    """The adjoint of getitem: a zero tensor of `shape` with `g` added at `index` (repeats accumulate)."""
+    out = torch.zeros(shape, dtype=g.dtype, device=g.device)
+    if _is_basic_index(index):
+        out[index] = g
+    else:
+        positions = torch.arange(out.numel(), device=g.device).reshape(shape)[index]
+        out.view(-1).index_add_(0, positions.reshape(-1), g.reshape(-1))
+    return out
+
+
+def _is_basic_index(index: Any) -> bool:
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(
+        p is None or p is Ellipsis or isinstance(p, slice) or (isinstance(p, int) and not isinstance(p, bool))
+        for p in parts
+    )
+
+
+getitem.defvjp(lambda g, ans, x, *, index: untake(g, index=index, shape=tuple(x.shape)))
+untake.defvjp(lambda g, ans, x, *, index, shape: getitem(g, index=index))
+
+
+@primitive()
+def cat(*xs, dim=0):
+    """Concatenate along an existing dim."""
+    return torch.cat(xs, dim)
+
+
+def _cat_vjp(i, g, ans, *xs, dim=0):
+    d = dim % g.ndim
+    start = builtins.sum(x.shape[d] for x in xs[:i])
+    return getitem(g, index=(slice(None),) * d + (slice(start, start + xs[i].shape[d]),))
+
+
+cat.defvjp_argnum(_cat_vjp)
+
+
+@primitive()
+def pad(x, *, widths, value=0.0):
+    """Constant padding; `widths` in torch.nn.functional.pad order (last dim first), negative ones crop."""
+    return tnf.pad(x, widths, mode="constant", value=value)
+
+
+pad.defvjp(lambda g, ans, x, *, widths, value=0.0: pad(g, widths=tuple(-w for w in widths)))
+
+
+@primitive()
+def to(x, *, dtype, device):
+    """Differentiable dtype/device conversion."""
+    return x.to(dtype=dtype, device=device)
+
+
+to.defvjp(lambda g, ans, x, *, dtype, device: to(g, dtype=x.dtype, device=x.device))
+
+
+@primitive()
+def alias(x):
+    """The same values under a new node: functional transforms use it to separate nesting levels."""
+    return x
+
+
+alias.defvjp(lambda g, ans, x: g)
+
+
+# --- linear algebra and patches -------------------------------------------------------------------
+@primitive(saves="x y")
+def matmul(x, y):
+    """torch.matmul: vectors, matrices and broadcast batches of matrices."""
+    return torch.matmul(x, y)
+
+
+def _matmul_operands(g, x, y):
+    """Promote vector operands (and g) to matrices so one rule covers every case."""
+    x2 = reshape(x, shape=(1, x.shape[0])) if x.ndim == 1 else x
+    y2 = reshape(y, shape=(y.shape[0], 1)) if y.ndim == 1 else y
+    g2 = reshape(g, shape=tuple(g.shape[:-1]) + (1, g.shape[-1])) if x.ndim == 1 and y.ndim > 1 else g
+    if y.ndim == 1:
+        g2 = reshape(g2, shape=tuple(g2.shape) + ((1, 1) if x.ndim == 1 else (1,)))
+    return g2, x2, y2
+
+
+def _matmul_vjp_x(g, ans, x, y):
+    g2, x2, y2 = _matmul_operands(g, x, y)
+    return reshape(unbroadcast(matmul(g2, transpose(y2)), x2), shape=tuple(x.shape))
+
+
+def _matmul_vjp_y(g, ans, x, y):
+    g2, x2, y2 = _matmul_operands(g, x, y)
+    return reshape(unbroadcast(matmul(transpose(x2), g2), y2), shape=tuple(y.shape))
+
+
+def transpose(x: Any, dim0: int = -2, dim1: int = -1) -> Any:
+    """Swap two dims (a permute)."""
+    dims = list(range(x.ndim))
+    dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+    return permute(x, dims=tuple(dims))
+
+
+matmul.defvjp(_matmul_vjp_x, _matmul_vjp_y)
+
+
+@primitive()
+def unfold(x, *, kernel_size, dilation=1, padding=0, stride=1):
+    """Sliding blocks of an (N, C, H, W) input as columns (N, C*kh*kw, L): im2col."""
+    return tnf.unfold(x, kernel_size, dilation=dilation, padding=padding, stride=stride)
+
+
+@primitive()
+def fold(x, *, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """Sum columns (N, C*kh*kw, L) back into an (N, C, H, W) image: col2im, the adjoint of unfold."""
+    return tnf.fold(x, output_size, kernel_size, dilation=dilation, padding=padding, stride=stride)
+
+
+unfold.defvjp(lambda g, ans, x, **kw: fold(g, output_size=tuple(x.shape[-2:]), **kw))
+fold.defvjp(lambda g, ans, x, *, output_size, **kw: unfold(g, **kw))
+
+
+PRIMITIVES = {
+    p.name: p
+    for p in (
+        add,
+        sub,
+        mul,
+        div,
+        neg,
+        pow,
+        exp,
+        log,
+        maximum,
+        where,
+        sum,
+        max,
+        reshape,
+        permute,
+        expand,
+        getitem,
+        untake,
+        cat,
+        pad,
+        to,
+        alias,
+        matmul,
+        unfold,
+        fold,
+    )
+}
+"""Every primitive by name: the graph tools and the docs' derivative table read this registry."""

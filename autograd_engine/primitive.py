@@ -1,0 +1,131 @@
+"""`Primitive`: an op with a forward on torch tensors and one vector-Jacobian product per input.
+
+Calling a primitive on Variables runs the forward and, while grad mode is on and some input
+requires grad, records a `Node`. Called on plain tensors it is just the forward; backward relies on
+this to run VJPs on raw tensors at torch speed unless `create_graph=True` asks for a graph of them.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+
+from . import scope as scope_mod
+from .grad_mode import _mode
+from .node import Meta, Node
+from .variable import Variable
+
+VJP = Callable[..., Any]
+_WRAPPED_ERRORS = (RuntimeError, ValueError, TypeError, IndexError)
+
+
+class Primitive:
+    """A differentiable op: `forward(*args, **kwargs)` on tensors plus VJPs `vjp(g, ans, *args, **kwargs)`.
+
+    `saves` names (space separated) the forward's parameters whose tensors the VJPs read, and `ans` if
+    they read the output. Everything else is kept only as a `Meta` (shape, dtype, device), so backward
+    holds no more memory than it needs, and in-place edits of what it does need are caught.
+    """
+
+    __slots__ = ("name", "forward", "vjps", "saved_args", "saves_out")
+
+    def __init__(self, forward: Callable[..., torch.Tensor], saves: str = "") -> None:
+        self.name = forward.__name__
+        self.forward = forward
+        self.vjps: Sequence[VJP | None] = ()
+        names = [
+            p.name
+            for p in inspect.signature(forward).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+        ]
+        unknown = set(saves.split()) - set(names) - {"ans"}
+        if unknown:
+            raise ValueError(f"primitive {self.name}: saves names unknown parameters {sorted(unknown)}")
+        self.saved_args = frozenset(i for i, n in enumerate(names) if n in saves.split())
+        self.saves_out = "ans" in saves.split()
+
+    def defvjp(self, *vjps: VJP | None) -> Primitive:
+        """One VJP per positional input (None where the input is not differentiable)."""
+        self.vjps = vjps
+        return self
+
+    def defvjp_argnum(self, vjp: Callable[..., Any]) -> Primitive:
+        """One VJP for every input of a variadic primitive, called as `vjp(argnum, g, ans, *args)`."""
+        self.vjps = _ArgnumVJPs(vjp)
+        return self
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raw = list(args)
+        wrapped = record = False
+        for i, a in enumerate(args):
+            if isinstance(a, Variable):
+                raw[i] = a.data
+                wrapped = True
+                record = record or a._requires_grad
+        try:
+            out = self.forward(*raw, **kwargs)
+        except _WRAPPED_ERRORS as e:
+            raise type(e)(f"{self.name}: {e} [inputs: {describe(raw, kwargs)}]") from e
+        if not wrapped:
+            return out
+        if out.requires_grad:  # a constant tensor tracked by torch autograd must not pull it in
+            out = out.detach()
+        if not (record and _mode.enabled):
+            return Variable._wrap(out, None)
+        return Variable._wrap(out, self._record(args, raw, kwargs, out))
+
+    def _record(self, args: tuple[Any, ...], raw: list[Any], kwargs: dict[str, Any], out: torch.Tensor) -> Node:
+        vjps, saved_args = self.vjps, self.saved_args
+        parents = []
+        for i, a in enumerate(args):
+            differentiable = isinstance(a, Variable) and a._requires_grad and vjps[i] is not None
+            parents.append(a._grad_node() if differentiable else None)
+            if i not in saved_args and isinstance(raw[i], torch.Tensor):
+                raw[i] = Meta(raw[i])
+        return Node(
+            self, tuple(parents), tuple(raw), kwargs, out if self.saves_out else None, Meta(out), scope_mod.current()
+        )
+
+    @property
+    def doc(self) -> str:
+        """The forward's docstring: what the op computes."""
+        return self.forward.__doc__ or ""
+
+    def __repr__(self) -> str:
+        return f"<primitive {self.name}>"
+
+
+class _ArgnumVJPs:
+    """Indexable view of a single argnum-style VJP, so variadic primitives look like the others."""
+
+    __slots__ = ("vjp",)
+
+    def __init__(self, vjp: Callable[..., Any]) -> None:
+        self.vjp = vjp
+
+    def __getitem__(self, i: int) -> VJP:
+        return functools.partial(self.vjp, i)
+
+
+def primitive(saves: str = "") -> Callable[[Callable[..., torch.Tensor]], Primitive]:
+    """Decorator: turn a forward function on tensors into a `Primitive` named after it."""
+    return lambda forward: Primitive(forward, saves)
+
+
+def describe(raw: Sequence[Any], kwargs: dict[str, Any] | None = None) -> str:
+    """Short description of op inputs for error messages: shapes, dtypes and devices of tensors."""
+
+    def one(a: Any) -> str:
+        if isinstance(a, torch.Tensor):
+            return f"{tuple(a.shape)} {str(a.dtype).removeprefix('torch.')} on {a.device}"
+        if isinstance(a, (list, tuple)) and any(isinstance(x, torch.Tensor) for x in a):
+            return "[" + ", ".join(one(x) for x in a) + "]"
+        text = repr(a)
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    parts = [one(a) for a in raw] + [f"{k}={one(v)}" for k, v in (kwargs or {}).items()]
+    return ", ".join(parts)

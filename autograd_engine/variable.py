@@ -1,0 +1,359 @@
+"""`Variable`: a torch.Tensor plus the graph node that produced it.
+
+Operators and methods delegate to the primitives in `ops` and the composites in `functions`;
+this module holds no derivative logic of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import torch
+
+from .node import Node
+
+
+class Variable:
+    """A tensor that can record the operations applied to it and be differentiated.
+
+    `data` is the wrapped torch.Tensor (never tracked by torch autograd); `grad` holds the
+    accumulated gradient (a Variable) of a leaf after `backward()`.
+    """
+
+    __slots__ = ("data", "grad", "name", "_node", "_requires_grad", "__weakref__")
+    __hash__ = object.__hash__  # comparisons return tensors, identity stays the hash
+
+    def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None) -> None:
+        if isinstance(data, Variable):
+            raise TypeError("Variable(data): data is already a Variable; use .detach() for a new leaf")
+        tensor = data if isinstance(data, torch.Tensor) else torch.as_tensor(data)
+        self.data = tensor.detach() if tensor.requires_grad else tensor
+        self.grad: Variable | None = None
+        self.name = name
+        self._node: Node | None = None
+        self._requires_grad = False
+        self.requires_grad = requires_grad
+
+    @classmethod
+    def _wrap(cls, data: torch.Tensor, node: Node | None) -> Variable:
+        """Fast constructor for op results: no checks, `node` None for results that need no grad."""
+        v = object.__new__(Variable)
+        v.data = data
+        v.grad = None
+        v.name = None
+        v._node = node
+        v._requires_grad = node is not None
+        return v
+
+    # --- graph state -------------------------------------------------------------------------
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        if not self.is_leaf:
+            raise RuntimeError("requires_grad can only be changed on leaf Variables; use .detach() on this one")
+        if flag and not (self.data.is_floating_point() or self.data.is_complex()):
+            raise TypeError(f"only floating point Variables can require grad, got dtype {self.data.dtype}")
+        self._requires_grad = bool(flag)
+        if not flag:
+            self._node = None
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._node is None or self._node.prim is None
+
+    @property
+    def op(self) -> str | None:
+        """Name of the primitive that produced this Variable (None for leaves)."""
+        return None if self.is_leaf else self._node.name  # type: ignore[union-attr]
+
+    @property
+    def node(self) -> Node | None:
+        """The graph node behind this Variable (a leaf's node exists once it was used in a recorded op)."""
+        return self._node
+
+    def _grad_node(self) -> Node:
+        node = self._node
+        if node is None:
+            node = self._node = Node.leaf(self)
+        return node
+
+    def backward(
+        self,
+        gradient: Variable | torch.Tensor | None = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+    ) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's `.grad` (see `autograd_engine.backward`)."""
+        backward_mod.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
+
+    def detach(self) -> Variable:
+        """A new leaf sharing this Variable's storage, outside any graph."""
+        return Variable(self.data)
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    # --- tensor metadata ---------------------------------------------------------------------
+    @property
+    def shape(self) -> torch.Size:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.data.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.data.device
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    def dim(self) -> int:
+        return self.data.dim()
+
+    def size(self, dim: int | None = None) -> Any:
+        return self.data.size() if dim is None else self.data.size(dim)
+
+    def numel(self) -> int:
+        return self.data.numel()
+
+    def item(self) -> Any:
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def numpy(self) -> Any:
+        return self.data.cpu().numpy()
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __iter__(self) -> Iterator[Variable]:
+        return (self[i] for i in range(len(self)))
+
+    def __bool__(self) -> bool:
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.data)
+
+    def __int__(self) -> int:
+        return int(self.data)
+
+    def __repr__(self) -> str:
+        body = repr(self.data).removeprefix("tensor(").removesuffix(")")
+        extra = f", op={self.op}" if not self.is_leaf else (", requires_grad=True" if self.requires_grad else "")
+        named = f", name={self.name!r}" if self.name else ""
+        return f"Variable({body}{extra}{named})"
+
+    # --- differentiable conversions ----------------------------------------------------------
+    def to(self, *args: Any, **kwargs: Any) -> Variable:
+        """Differentiable dtype/device conversion (same arguments as torch.Tensor.to)."""
+        target = torch.empty((), dtype=self.dtype, device=self.device).to(*args, **kwargs)
+        if target.dtype == self.dtype and target.device == self.device:
+            return self
+        return ops.to(self, dtype=target.dtype, device=target.device)
+
+    def cpu(self) -> Variable:
+        return self.to("cpu")
+
+    def cuda(self, device: int | str | None = None) -> Variable:
+        return self.to(torch.device("cuda", device) if isinstance(device, int) else (device or "cuda"))
+
+    def float(self) -> Variable:
+        return self.to(torch.float32)
+
+    def double(self) -> Variable:
+        return self.to(torch.float64)
+
+    # --- arithmetic --------------------------------------------------------------------------
+    def __add__(self, other: Any) -> Variable:
+        return ops.add(self, other)
+
+    def __radd__(self, other: Any) -> Variable:
+        return ops.add(other, self)
+
+    def __sub__(self, other: Any) -> Variable:
+        return ops.sub(self, other)
+
+    def __rsub__(self, other: Any) -> Variable:
+        return ops.sub(other, self)
+
+    def __mul__(self, other: Any) -> Variable:
+        return ops.mul(self, other)
+
+    def __rmul__(self, other: Any) -> Variable:
+        return ops.mul(other, self)
+
+    def __truediv__(self, other: Any) -> Variable:
+        return ops.div(self, other)
+
+    def __rtruediv__(self, other: Any) -> Variable:
+        return ops.div(other, self)
+
+    def __pow__(self, other: Any) -> Variable:
+        return ops.pow(self, other)
+
+    def __rpow__(self, other: Any) -> Variable:
+        return ops.pow(other, self)
+
+    def __matmul__(self, other: Any) -> Variable:
+        return ops.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Variable:
+        return ops.matmul(other, self)
+
+    def __neg__(self) -> Variable:
+        return ops.neg(self)
+
+    def __pos__(self) -> Variable:
+        return self
+
+    def __abs__(self) -> Variable:
+        return F.abs(self)
+
+    # --- comparisons give plain boolean tensors (not differentiable) -------------------------
+    def __lt__(self, other: Any) -> torch.Tensor:  # type: ignore[override]
+        return self.data < _raw(other)
+
+    def __le__(self, other: Any) -> torch.Tensor:  # type: ignore[override]
+        return self.data <= _raw(other)
+
+    def __gt__(self, other: Any) -> torch.Tensor:  # type: ignore[override]
+        return self.data > _raw(other)
+
+    def __ge__(self, other: Any) -> torch.Tensor:  # type: ignore[override]
+        return self.data >= _raw(other)
+
+    def __eq__(self, other: Any) -> torch.Tensor:  # type: ignore[override]
+        return self.data == _raw(other)
+
+    def __ne__(self, other: Any) -> torch.Tensor:  # type: ignore[override]
+        return self.data != _raw(other)
+
+    # --- indexing ----------------------------------------------------------------------------
+    def __getitem__(self, index: Any) -> Variable:
+        return ops.getitem(self, index=_raw_index(index))
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        raise TypeError(
+            "Variable does not support item assignment: it would change values the graph "
+            "recorded; build the result with ag.where / ag.cat / ag.pad, or edit .data outside the graph"
+        )
+
+    # --- methods that mirror torch.Tensor --------------------------------------------------------
+    def exp(self) -> Variable:
+        return ops.exp(self)
+
+    def log(self) -> Variable:
+        return ops.log(self)
+
+    def sqrt(self) -> Variable:
+        return F.sqrt(self)
+
+    def abs(self) -> Variable:
+        return F.abs(self)
+
+    def pow(self, exponent: Any) -> Variable:
+        return ops.pow(self, exponent)
+
+    def matmul(self, other: Any) -> Variable:
+        return ops.matmul(self, other)
+
+    def sum(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Variable:
+        return ops.sum(self, dim=dim, keepdim=keepdim)
+
+    def mean(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Variable:
+        return F.mean(self, dim=dim, keepdim=keepdim)
+
+    def max(self, dim: int | None = None, keepdim: bool = False) -> Variable:
+        return ops.max(self, dim=dim, keepdim=keepdim)
+
+    def maximum(self, other: Any) -> Variable:
+        return ops.maximum(self, other)
+
+    def reshape(self, *shape: Any) -> Variable:
+        return ops.reshape(self, shape=_shape_arg(shape))
+
+    view = reshape
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Variable:
+        return F.flatten(self, start_dim, end_dim)
+
+    def unsqueeze(self, dim: int) -> Variable:
+        return F.unsqueeze(self, dim)
+
+    def squeeze(self, dim: int | None = None) -> Variable:
+        return F.squeeze(self, dim)
+
+    def permute(self, *dims: Any) -> Variable:
+        return ops.permute(self, dims=_shape_arg(dims))
+
+    def transpose(self, dim0: int, dim1: int) -> Variable:
+        return F.transpose(self, dim0, dim1)
+
+    @property
+    def T(self) -> Variable:  # noqa: N802 (torch's name)
+        return ops.permute(self, dims=tuple(reversed(range(self.ndim))))
+
+    @property
+    def mT(self) -> Variable:  # noqa: N802 (torch's name)
+        return F.transpose(self, -2, -1)
+
+    def expand(self, *shape: Any) -> Variable:
+        return ops.expand(self, shape=_shape_arg(shape))
+
+    def expand_as(self, other: Variable | torch.Tensor) -> Variable:
+        return ops.expand(self, shape=tuple(other.shape))
+
+    def relu(self) -> Variable:
+        return F.relu(self)
+
+    def sigmoid(self) -> Variable:
+        return F.sigmoid(self)
+
+    def tanh(self) -> Variable:
+        return F.tanh(self)
+
+    def softmax(self, dim: int) -> Variable:
+        return F.softmax(self, dim)
+
+    def log_softmax(self, dim: int) -> Variable:
+        return F.log_softmax(self, dim)
+
+    def logsumexp(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Variable:
+        return F.logsumexp(self, dim, keepdim)
+
+    def clamp(self, min: float | None = None, max: float | None = None) -> Variable:  # noqa: A002
+        return F.clamp(self, min, max)
+
+
+def _raw(x: Any) -> Any:
+    return x.data if isinstance(x, Variable) else x
+
+
+def _raw_index(index: Any) -> Any:
+    """Indices are never differentiated: Variables inside an index become their tensors."""
+    if isinstance(index, tuple):
+        return tuple(_raw(i) for i in index)
+    return _raw(index)
+
+
+def _shape_arg(args: tuple[Any, ...]) -> tuple[int, ...]:
+    """Accept both `x.reshape(2, 3)` and `x.reshape((2, 3))`, like torch."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list, torch.Size)):
+        return tuple(args[0])
+    return tuple(args)
+
+
+# Methods above resolve these at call time; they import Variable themselves, hence the late import.
+from . import backward as backward_mod  # noqa: E402
+from . import functions as F  # noqa: E402
+from . import ops  # noqa: E402
