@@ -1,0 +1,176 @@
+"""Layers: parameters with torch.nn's layouts and default initialisation, forward via `nn.functional`.
+
+Initialisation draws from torch's generator in the same order as torch.nn (weight, then bias, each
+uniform in +-1/sqrt(fan_in)), so the same seed gives the same model as torch.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from . import functional as F
+from .functional import IntPair, pair
+from .module import Module, Parameter
+
+
+def _uniform(shape: tuple[int, ...], bound: float, device: Any, dtype: Any) -> Parameter:
+    return Parameter(torch.empty(shape, device=device, dtype=dtype).uniform_(-bound, bound))
+
+
+class Linear(Module):
+    """y = x W^T + b with W of shape (out_features, in_features)."""
+
+    def __init__(
+        self, in_features: int, out_features: int, bias: bool = True, device: Any = None, dtype: Any = None
+    ) -> None:
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        bound = 1 / math.sqrt(in_features) if in_features > 0 else 0.0
+        self.weight = _uniform((out_features, in_features), bound, device, dtype)
+        self.bias = _uniform((out_features,), bound, device, dtype) if bias else None
+
+    def forward(self, x: Any) -> Any:
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class _ConvNd(Module):
+    def __init__(
+        self, weight_shape: tuple[int, ...], fan_in: int, out_channels: int, bias: bool, device: Any, dtype: Any
+    ) -> None:
+        super().__init__()
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+        self.weight = _uniform(weight_shape, bound, device, dtype)
+        self.bias = _uniform((out_channels,), bound, device, dtype) if bias else None
+
+    def extra_repr(self) -> str:
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        defaults = {"padding": (0, 0), "output_padding": (0, 0), "dilation": (1, 1)}
+        for name, default in defaults.items():
+            value = getattr(self, name, default)
+            if value != default:
+                text += f", {name}={value}"
+        return text + ("" if self.bias is not None else ", bias=False")
+
+
+class Conv2d(_ConvNd):
+    """2-d convolution lowered to unfold + matmul. Weight (out, in, kh, kw), as torch.nn.Conv2d."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: IntPair,
+        stride: IntPair = 1,
+        padding: IntPair = 0,
+        dilation: IntPair = 1,
+        *,
+        bias: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        kh, kw = pair(kernel_size)
+        super().__init__((out_channels, in_channels, kh, kw), in_channels * kh * kw, out_channels, bias, device, dtype)
+        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, (kh, kw)
+        self.stride, self.padding, self.dilation = pair(stride), pair(padding), pair(dilation)
+
+    def forward(self, x: Any) -> Any:
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
+
+
+class ConvTranspose2d(_ConvNd):
+    """Transposed 2-d convolution lowered to matmul + fold. Weight (in, out, kh, kw), as torch.nn."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: IntPair,
+        stride: IntPair = 1,
+        padding: IntPair = 0,
+        output_padding: IntPair = 0,
+        *,
+        bias: bool = True,
+        dilation: IntPair = 1,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        kh, kw = pair(kernel_size)
+        super().__init__((in_channels, out_channels, kh, kw), out_channels * kh * kw, out_channels, bias, device, dtype)
+        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, (kh, kw)
+        self.stride, self.padding, self.dilation = pair(stride), pair(padding), pair(dilation)
+        self.output_padding = pair(output_padding)
+
+    def forward(self, x: Any) -> Any:
+        return F.conv_transpose2d(
+            x, self.weight, self.bias, self.stride, self.padding, self.output_padding, self.dilation
+        )
+
+
+TransposeConv2d = ConvTranspose2d
+
+
+class ReLU(Module):
+    def forward(self, x: Any) -> Any:
+        return F.relu(x)
+
+
+class Sigmoid(Module):
+    def forward(self, x: Any) -> Any:
+        return F.sigmoid(x)
+
+
+class Tanh(Module):
+    def forward(self, x: Any) -> Any:
+        return F.tanh(x)
+
+
+class MSE(Module):
+    """Mean squared error loss; reduction 'mean' (default) or 'sum' (or 'none')."""
+
+    def __init__(self, reduction: str = "mean") -> None:
+        super().__init__()
+        if reduction not in ("mean", "sum", "none"):
+            raise ValueError(f"MSE: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+        self.reduction = reduction
+
+    def forward(self, input: Any, target: Any) -> Any:  # noqa: A002
+        return F.mse_loss(input, target, self.reduction)
+
+    def extra_repr(self) -> str:
+        return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
+
+
+MSELoss = MSE
+
+
+class Sequential(Module):
+    """Modules applied in order; children are named '0', '1', ... as in torch."""
+
+    def __init__(self, *modules: Module) -> None:
+        super().__init__()
+        for i, m in enumerate(modules):
+            setattr(self, str(i), m)
+
+    def forward(self, x: Any) -> Any:
+        for m in self._modules.values():
+            x = m(x)
+        return x
+
+    def __getitem__(self, i: int) -> Module:
+        return list(self._modules.values())[i]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Any:
+        return iter(self._modules.values())
+
+    def append(self, module: Module) -> Sequential:
+        setattr(self, str(len(self)), module)
+        return self

@@ -1,0 +1,156 @@
+"""`Module` and `Parameter`: containers of Variables with torch.nn's names, layouts and state dicts."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+
+from autograd_engine import Variable
+from autograd_engine.scope import scope
+
+
+class Parameter(Variable):
+    """A leaf Variable that a Module owns and optimizers update (requires grad by default)."""
+
+    def __init__(self, data: Any, requires_grad: bool = True) -> None:
+        super().__init__(data, requires_grad=requires_grad)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + repr(self.data)
+
+
+class Module:
+    """Base class of layers: parameters and sub-modules are found by attribute assignment, as in torch.
+
+    Calling a module runs `forward` inside a graph scope named after its place in the model
+    (`Sequential/0:Conv2d`), which the graph tools use to group nodes.
+    """
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_label", None)
+        self.training = True
+
+    # --- registration ------------------------------------------------------------------------
+    def __setattr__(self, name: str, value: Any) -> None:
+        params, modules = self.__dict__.get("_parameters"), self.__dict__.get("_modules")
+        if params is None:
+            raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
+        for table in (params, modules, self.__dict__):
+            table.pop(name, None)
+        if isinstance(value, Parameter) or (value is None and name in ("bias", "weight")):
+            params[name] = value
+        elif isinstance(value, Module):
+            object.__setattr__(value, "_label", f"{name}:{type(value).__name__}")
+            modules[name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name: str) -> Any:
+        for table in ("_parameters", "_modules"):
+            entries = self.__dict__.get(table, {})
+            if name in entries:
+                return entries[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name: str) -> None:
+        for table in (self._parameters, self._modules):
+            if name in table:
+                del table[name]
+                return
+        object.__delattr__(self, name)
+
+    # --- running -----------------------------------------------------------------------------
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must implement forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with scope(self._label or type(self).__name__):
+            return self.forward(*args, **kwargs)
+
+    def train(self, mode: bool = True) -> Module:
+        for m in self.modules():
+            m.training = mode
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    # --- traversal ---------------------------------------------------------------------------
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        yield from self._modules.items()
+
+    def children(self) -> Iterator[Module]:
+        return (m for _, m in self.named_children())
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        yield prefix, self
+        for name, child in self._modules.items():
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def modules(self) -> Iterator[Module]:
+        return (m for _, m in self.named_modules())
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
+        seen: set[int] = set()
+        mods = self.named_modules(prefix) if recurse else iter([(prefix, self)])
+        for path, module in mods:
+            for name, p in module._parameters.items():
+                if p is not None and id(p) not in seen:
+                    seen.add(id(p))
+                    yield (f"{path}.{name}" if path else name), p
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        return (p for _, p in self.named_parameters(recurse=recurse))
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad = None
+
+    # --- state -------------------------------------------------------------------------------
+    def state_dict(self) -> OrderedDict[str, torch.Tensor]:
+        """Parameter tensors under torch.nn's keys ('0.weight', ...): loads into the equal torch model."""
+        return OrderedDict((name, p.data) for name, p in self.named_parameters())
+
+    def load_state_dict(self, state_dict: dict[str, torch.Tensor], strict: bool = True) -> None:
+        """Copy tensors into the parameters (in place, keeping device and dtype); nothing loads on error."""
+        own = dict(self.named_parameters())
+        missing = sorted(set(own) - set(state_dict))
+        unexpected = sorted(set(state_dict) - set(own))
+        if strict and (missing or unexpected):
+            raise KeyError(
+                f"{type(self).__name__}.load_state_dict: missing keys {missing}, unexpected keys {unexpected}"
+            )
+        for name, value in state_dict.items():
+            if name in own and tuple(value.shape) != tuple(own[name].shape):
+                raise ValueError(
+                    f"{type(self).__name__}.load_state_dict: '{name}' has shape {tuple(value.shape)}, "
+                    f"the model expects {tuple(own[name].shape)}"
+                )
+        for name, value in state_dict.items():
+            if name in own:
+                own[name].data.copy_(value)
+
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """Move or cast every parameter (same arguments as torch.Tensor.to); gradients are dropped."""
+        for p in self.parameters():
+            p.data = p.data.to(*args, **kwargs)
+            p.grad = None
+            p._node = None  # the cached leaf node describes the old dtype/device
+        return self
+
+    # --- display -----------------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        lines = [f"({name}): " + repr(child).replace("\n", "\n  ") for name, child in self._modules.items()]
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        return head + ")" if not lines else head + "\n  " + "\n  ".join(lines) + "\n)"
