@@ -3,11 +3,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint setup clean
+.PHONY: test lint setup clean graphviz
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml requirements-dev.txt
+	@command -v dot >/dev/null || $(MAKE) --no-print-directory graphviz
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
@@ -23,3 +24,10 @@ lint: setup
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# graphviz's `dot` renders graphs; best effort here (tests that need it skip), required in .ci/run
+graphviz:
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq graphviz >/dev/null; \
+	elif command -v sudo >/dev/null; then sudo apt-get update -qq && sudo apt-get install -y -qq graphviz >/dev/null; \
+	else echo "note: graphviz's dot is missing; install the graphviz package to render graphs"; fi || \
+	echo "note: could not install graphviz; graph rendering tests will be skipped"

@@ -58,6 +58,16 @@ from .pytree import tree_flatten, tree_map, tree_unflatten
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    """`ag.graph` is imported on first use: it pulls in networkx and graphviz."""
+    if name == "graph":
+        import importlib
+
+        return importlib.import_module(".graph", __name__)
+    raise AttributeError(f"module 'autograd_engine' has no attribute {name!r}")
+
+
 __all__ = [
     "PRIMITIVES",
     "GradcheckError",

@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from . import scope as scope_mod
 from .node import Node
 
 
@@ -23,6 +24,7 @@ class Variable:
 
     __slots__ = ("data", "grad", "name", "_node", "_requires_grad", "__weakref__")
     __hash__ = object.__hash__  # comparisons return tensors, identity stays the hash
+    is_parameter = False  # nn.Parameter says True: the graph tools draw and scope parameters apart
 
     def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None) -> None:
         if isinstance(data, Variable):
@@ -77,8 +79,8 @@ class Variable:
 
     def _grad_node(self) -> Node:
         node = self._node
-        if node is None:
-            node = self._node = Node.leaf(self)
+        if node is None:  # a parameter belongs to the module that first uses it
+            node = self._node = Node.leaf(self, scope_mod.current() if self.is_parameter else None)
         return node
 
     def backward(
@@ -146,6 +148,16 @@ class Variable:
 
     def __int__(self) -> int:
         return int(self.data)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """Jupyter shows the recorded graph (as SVG, when graphviz's dot is installed)."""
+        from . import graph  # only notebooks get here
+
+        bundle = {"text/plain": repr(self)}
+        svg = None if self.is_leaf else graph.svg_for_notebook(self)
+        if svg is not None:
+            bundle["image/svg+xml"] = svg
+        return bundle
 
     def __repr__(self) -> str:
         body = repr(self.data).removeprefix("tensor(").removesuffix(")")

@@ -15,6 +15,8 @@ from autograd_engine.scope import scope
 class Parameter(Variable):
     """A leaf Variable that a Module owns and optimizers update (requires grad by default)."""
 
+    is_parameter = True
+
     def __init__(self, data: Any, requires_grad: bool = True) -> None:
         super().__init__(data, requires_grad=requires_grad)
 
@@ -43,6 +45,8 @@ class Module:
         for table in (params, modules, self.__dict__):
             table.pop(name, None)
         if isinstance(value, Parameter) or (value is None and name in ("bias", "weight")):
+            if value is not None and value.name is None:
+                value.name = name
             params[name] = value
         elif isinstance(value, Module):
             object.__setattr__(value, "_label", f"{name}:{type(value).__name__}")
@@ -69,6 +73,11 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must implement forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        object.__setattr__(
+            self,
+            "_last_inputs",
+            [(a.shape, a.dtype, a.device) for a in args if isinstance(a, (Variable, torch.Tensor))],
+        )
         with scope(self._label or type(self).__name__):
             return self.forward(*args, **kwargs)
 
@@ -147,6 +156,20 @@ class Module:
         return self
 
     # --- display -----------------------------------------------------------------------------
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """Jupyter shows the module's graph, traced on zeros shaped like its last input."""
+        bundle = {"text/plain": repr(self)}
+        inputs = self.__dict__.get("_last_inputs")
+        if inputs:
+            from autograd_engine import enable_grad, graph
+
+            with enable_grad():
+                out = self(*[Variable(torch.zeros(s, dtype=d, device=dev)) for s, d, dev in inputs])
+            svg = graph.svg_for_notebook(out, params=self) if isinstance(out, Variable) else None
+            if svg is not None:
+                bundle["image/svg+xml"] = svg
+        return bundle
+
     def extra_repr(self) -> str:
         return ""
 
