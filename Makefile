@@ -3,7 +3,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint setup clean graphviz
+EPOCHS ?= 10
+
+.PHONY: train test lint setup clean graphviz
 
 setup: $(STAMP)
 
@@ -14,6 +16,10 @@ $(STAMP): pyproject.toml requirements-dev.txt
 	$(PY) -m pip install -q -r requirements-dev.txt
 	$(PY) -m pip install -q -e . --no-deps
 	touch $(STAMP)
+
+# the main job: train the Noise2Noise seed model on the built-in photo crops (made on first use)
+train: setup
+	$(PY) -m examples.noise2noise train --epochs $(EPOCHS) --out runs/seed --graph runs/seed/graph.svg
 
 test: setup
 	$(PY) -m ruff check .

@@ -1,0 +1,1 @@
+"""Noise2Noise denoising trained with autograd-engine: data, models, training CLI, course harness."""

@@ -1,0 +1,82 @@
+"""Noise models from the Noise2Noise paper, on uint8 images (N, 3, H, W), each with its training loss.
+
+Every model maps clean uint8 to noisy uint8 (noisy = clip(round(clean + noise))) deterministically
+from a torch.Generator, so data sets rebuild bit for bit.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw, ImageFont
+
+
+@dataclass(frozen=True)
+class Noise:
+    """A noise model: `kind` is gaussian, poisson, bernoulli or text; `level` its strength.
+
+    gaussian: standard deviation on the 0..255 scale (default 25); poisson: photon count lambda for a
+    white pixel (default 30); bernoulli: probability that a pixel is dropped to 0 (default 0.5); text:
+    fraction of pixels covered by random text (default 0.25).
+    """
+
+    kind: str = "gaussian"
+    level: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in DEFAULT_LEVELS:
+            raise ValueError(f"unknown noise {self.kind!r}; choose one of {', '.join(DEFAULT_LEVELS)}")
+        if self.level is None:
+            object.__setattr__(self, "level", DEFAULT_LEVELS[self.kind])
+
+    @property
+    def loss(self) -> str:
+        """The paper's loss for this noise: L1 for text overlays (the median is the clean pixel), else L2."""
+        return "l1" if self.kind == "text" else "l2"
+
+    @property
+    def tag(self) -> str:
+        return f"{self.kind}{self.level:g}"
+
+    def apply(self, clean: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        """Noisy uint8 copy of `clean` (uint8, N x 3 x H x W)."""
+        x = clean.to(torch.float32)
+        if self.kind == "gaussian":
+            noisy = x + self.level * torch.randn(x.shape, generator=gen)
+        elif self.kind == "poisson":
+            noisy = torch.poisson(x / 255 * self.level, generator=gen) / self.level * 255
+        elif self.kind == "bernoulli":
+            keep = torch.rand(x.shape[0], 1, *x.shape[2:], generator=gen) >= self.level
+            noisy = x * keep
+        else:
+            noisy = _overlay_text(clean, self.level, int(torch.randint(2**31, (1,), generator=gen)))
+        return noisy.round().clamp(0, 255).to(torch.uint8)
+
+
+DEFAULT_LEVELS = {"gaussian": 25.0, "poisson": 30.0, "bernoulli": 0.5, "text": 0.25}
+
+
+def _overlay_text(clean: torch.Tensor, coverage: float, seed: int) -> torch.Tensor:
+    """Random strings in random colours, sizes and places until `coverage` of each image is covered."""
+    rng = random.Random(seed)
+    fonts = [ImageFont.load_default(size) for size in (8, 10, 12, 16)]
+    out = clean.permute(0, 2, 3, 1).numpy().copy()
+    h, w = out.shape[1:3]
+    for img in out:
+        covered = np.zeros((h, w), dtype=bool)
+        for _ in range(50):
+            if covered.mean() >= coverage:
+                break
+            mask = Image.new("L", (w, h), 0)
+            text = "".join(rng.choices(string.ascii_letters + string.digits, k=rng.randint(2, 8)))
+            ImageDraw.Draw(mask).text(
+                (rng.randint(-w // 2, w - 2), rng.randint(-4, h - 4)), text, fill=255, font=rng.choice(fonts)
+            )
+            hit = np.asarray(mask) > 127
+            img[hit] = [rng.randint(0, 255) for _ in range(3)]
+            covered |= hit
+    return torch.from_numpy(out).permute(0, 3, 1, 2).to(torch.float32)
