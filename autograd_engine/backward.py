@@ -86,24 +86,35 @@ def run(
             g = grads.pop(node)
             if node in wanted:
                 wanted[node] = g
-            if node.prim is None:
+            prim = node.prim
+            if prim is None:
                 if targets is None:
                     _accumulate(node, g, create_graph)
                 continue
-            node.check_versions()
-            args, ans = _vjp_inputs(node, create_graph)
-            vjps, kwargs = node.prim.vjps, node.kwargs
+            if node.versions:
+                node.check_versions()
+            args, ans = _vjp_inputs(node) if create_graph else (node.args, node.out)
+            vjps, kwargs = prim.vjps, node.kwargs
             for i, parent in enumerate(node.parents):
-                if parent is None or parent not in pending:
+                left = pending.get(parent)  # None for constants and parents irrelevant to the targets
+                if left is None:
                     continue
-                gi = _conform(vjps[i](g, ans, *args, **kwargs), node, i)
-                grads[parent] = grads[parent] + gi if parent in grads else gi
-                left = pending[parent] - 1
-                if left:
-                    pending[parent] = left
-                else:
+                gi = vjps[i](g, ans, *args, **kwargs)
+                expected = args[i]
+                if gi.shape != expected.shape:
+                    raise RuntimeError(
+                        f"{node.name}: the VJP for input {i} returned shape {tuple(gi.shape)}, expected "
+                        f"{tuple(expected.shape)}; this is a bug in the primitive's VJP"
+                    )
+                if gi.dtype != expected.dtype:  # type promotion in the forward: cast back, like torch
+                    gi = gi.to(expected.dtype)
+                previous = grads.get(parent)
+                grads[parent] = gi if previous is None else previous + gi
+                if left == 1:
                     del pending[parent]
                     ready.append(parent)
+                else:
+                    pending[parent] = left - 1
             if not retain_graph:
                 node.release()
     return [wanted[n] for n in targets] if targets is not None else []
@@ -178,27 +189,14 @@ def _leading_to(starts: Iterable[Node], targets: set[Node]) -> set[Node]:
     return leads
 
 
-def _vjp_inputs(node: Node, create_graph: bool) -> tuple[tuple[Any, ...], Any]:
-    """The saved inputs and output as the VJPs should see them: tensors, or Variables wired to the graph."""
+def _vjp_inputs(node: Node) -> tuple[tuple[Any, ...], Any]:
+    """With create_graph, the VJPs see the saved inputs and output as Variables wired to the graph."""
     args, out = node.args, node.out
     assert args is not None
-    if not create_graph:
-        return args, out
     lifted = tuple(
         Variable._wrap(a, p) if p is not None and isinstance(a, torch.Tensor) else a for a, p in zip(args, node.parents)
     )
     return lifted, None if out is None else Variable._wrap(out, node)
-
-
-def _conform(gi: Any, node: Node, i: int) -> Any:
-    """Check a VJP result against its input (an engine bug otherwise) and cast back to its dtype."""
-    expected = node.args[i]  # type: ignore[index]
-    if gi.shape != expected.shape:
-        raise RuntimeError(
-            f"{node.name}: the VJP for input {i} returned shape {tuple(gi.shape)}, expected "
-            f"{tuple(expected.shape)}; this is a bug in the primitive's VJP"
-        )
-    return gi if gi.dtype == expected.dtype else gi.to(expected.dtype)
 
 
 def _accumulate(node: Node, g: Any, create_graph: bool) -> None:

@@ -66,6 +66,7 @@ class Node:
         out: torch.Tensor | None,
         meta: Meta,
         scope: str | None,
+        versions: tuple[int, ...] = (),
     ) -> None:
         self.prim = prim
         self.parents = parents
@@ -75,7 +76,7 @@ class Node:
         self.meta = meta
         self.scope = scope
         self.variable: weakref.ref[Variable] | None = None
-        self.versions = tuple(t._version for t in self.saved_tensors())
+        self.versions = versions
 
     @classmethod
     def leaf(cls, variable: Variable, scope: str | None = None) -> Node:
@@ -104,6 +105,8 @@ class Node:
         return sum(t.numel() * t.element_size() for t in self.saved_tensors())
 
     def check_versions(self) -> None:
+        if not self.versions:
+            return
         for t, version in zip(self.saved_tensors(), self.versions):
             if t._version != version:
                 raise InplaceModificationError(

@@ -65,7 +65,8 @@ class Primitive:
             if isinstance(a, Variable):
                 raw[i] = a.data
                 wrapped = True
-                record = record or a._requires_grad
+                if a._requires_grad:
+                    record = True
         try:
             out = self.forward(*raw, **kwargs)
         except _WRAPPED_ERRORS as e:
@@ -81,13 +82,29 @@ class Primitive:
     def _record(self, args: tuple[Any, ...], raw: list[Any], kwargs: dict[str, Any], out: torch.Tensor) -> Node:
         vjps, saved_args = self.vjps, self.saved_args
         parents = []
+        versions = []
         for i, a in enumerate(args):
-            differentiable = isinstance(a, Variable) and a._requires_grad and vjps[i] is not None
-            parents.append(a._grad_node() if differentiable else None)
-            if i not in saved_args and isinstance(raw[i], torch.Tensor):
-                raw[i] = Meta(raw[i])
+            if isinstance(a, Variable) and a._requires_grad and vjps[i] is not None:
+                parents.append(a._node or a._grad_node())
+            else:
+                parents.append(None)
+            r = raw[i]
+            if isinstance(r, torch.Tensor):
+                if i in saved_args:
+                    versions.append(r._version)
+                else:
+                    raw[i] = Meta(r)
+        if self.saves_out:
+            versions.append(out._version)
         return Node(
-            self, tuple(parents), tuple(raw), kwargs, out if self.saves_out else None, Meta(out), scope_mod.current()
+            self,
+            tuple(parents),
+            tuple(raw),
+            kwargs,
+            out if self.saves_out else None,
+            Meta(out),
+            scope_mod.current(),
+            tuple(versions),
         )
 
     @property

@@ -6,12 +6,52 @@ the engine's reverse pass. Inputs are validated, with errors naming the layer an
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import autograd_engine as ag
-from autograd_engine import Variable
+from autograd_engine import Variable, ops
 
 IntPair = int | tuple[int, int]
+LOWERINGS = ("native", "unfold")
+
+
+class _Lowering(threading.local):
+    name = "native"
+
+
+_lowering = _Lowering()
+
+
+def conv_lowering() -> str:
+    """How convolutions without an explicit `lowering` run in this thread: 'native' or 'unfold'.
+
+    'native' (the default) records one conv2d / conv_transpose2d primitive on torch's own kernels,
+    which is faster and keeps less memory for backward; 'unfold' records the textbook lowering,
+    unfold + matmul (fold for the transposed conv). Both give the same values and gradients.
+    """
+    return _lowering.name
+
+
+@contextmanager
+def use_conv_lowering(name: str) -> Iterator[None]:
+    """Run convolutions in the block with the given lowering (see `conv_lowering`)."""
+    previous = _lowering.name
+    _lowering.name = check_lowering(name)
+    try:
+        yield
+    finally:
+        _lowering.name = previous
+
+
+def check_lowering(name: str | None) -> str:
+    if name is None:
+        return _lowering.name
+    if name not in LOWERINGS:
+        raise ValueError(f"unknown convolution lowering {name!r}; choose 'native' or 'unfold'")
+    return name
 
 
 def pair(v: IntPair) -> tuple[int, int]:
@@ -38,9 +78,15 @@ def conv_output_size(size: int, kernel: int, stride: int, padding: int, dilation
 
 
 def conv2d(
-    x: Any, weight: Any, bias: Any = None, stride: IntPair = 1, padding: IntPair = 0, dilation: IntPair = 1
+    x: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+    dilation: IntPair = 1,
+    lowering: str | None = None,
 ) -> Variable:
-    """2-d convolution (cross-correlation) as unfold + matmul; weight (out, in, kh, kw) as in torch."""
+    """2-d convolution (cross-correlation); weight (out, in, kh, kw) as in torch; see `conv_lowering`."""
     out_ch, in_ch, kh, kw = weight.shape
     _check_input("conv2d", x, weight, in_ch)
     s, p, d = pair(stride), pair(padding), pair(dilation)
@@ -51,6 +97,9 @@ def conv2d(
             f"conv2d: input of shape {tuple(x.shape)} (padded by {p}) is smaller than the dilated "
             f"kernel {(d[0] * (kh - 1) + 1, d[1] * (kw - 1) + 1)}"
         )
+    if check_lowering(lowering) == "native":
+        out = ops.conv2d(x, weight, stride=s, padding=p, dilation=d)
+        return out if bias is None else out + ag.reshape(bias, (out_ch, 1, 1))
     cols = ag.unfold(x, (kh, kw), dilation=d, padding=p, stride=s)  # (N, in*kh*kw, L)
     out = ag.reshape(weight, (out_ch, in_ch * kh * kw)) @ cols  # (N, out, L)
     if bias is not None:
@@ -66,8 +115,9 @@ def conv_transpose2d(
     padding: IntPair = 0,
     output_padding: IntPair = 0,
     dilation: IntPair = 1,
+    lowering: str | None = None,
 ) -> Variable:
-    """Transposed convolution as matmul + fold; weight (in, out, kh, kw) as in torch."""
+    """Transposed convolution; weight (in, out, kh, kw) as in torch; see `conv_lowering`."""
     in_ch, out_ch, kh, kw = weight.shape
     _check_input("conv_transpose2d", x, weight, in_ch)
     s, p, op, d = pair(stride), pair(padding), pair(output_padding), pair(dilation)
@@ -78,6 +128,9 @@ def conv_transpose2d(
     wo = (w - 1) * s[1] - 2 * p[1] + d[1] * (kw - 1) + op[1] + 1
     if ho < 1 or wo < 1:
         raise ValueError(f"conv_transpose2d: input of shape {tuple(x.shape)} gives an empty output ({ho}, {wo})")
+    if check_lowering(lowering) == "native":
+        out = ops.conv_transpose2d(x, weight, stride=s, padding=p, output_padding=op, dilation=d)
+        return out if bias is None else out + ag.reshape(bias, (out_ch, 1, 1))
     cols = ag.transpose(ag.reshape(weight, (in_ch, out_ch * kh * kw)), 0, 1) @ ag.reshape(x, (n, in_ch, h * w))
     if op[0] < s[0] and op[1] < s[1]:  # fold lays out exactly h x w blocks for this size
         out = ag.fold(cols, (ho, wo), (kh, kw), dilation=d, padding=p, stride=s)

@@ -55,11 +55,16 @@ class _ConvNd(Module):
             value = getattr(self, name, default)
             if value != default:
                 text += f", {name}={value}"
-        return text + ("" if self.bias is not None else ", bias=False")
+        text += "" if self.bias is not None else ", bias=False"
+        return text + (f", lowering={self.lowering!r}" if self.lowering else "")
 
 
 class Conv2d(_ConvNd):
-    """2-d convolution lowered to unfold + matmul. Weight (out, in, kh, kw), as torch.nn.Conv2d."""
+    """2-d convolution. Weight (out, in, kh, kw), as torch.nn.Conv2d.
+
+    `lowering` picks how it is recorded: 'native' (one conv2d primitive on torch's kernels) or 'unfold'
+    (unfold + matmul); None follows `nn.functional.conv_lowering()` (default 'native').
+    """
 
     def __init__(
         self,
@@ -71,20 +76,25 @@ class Conv2d(_ConvNd):
         dilation: IntPair = 1,
         *,
         bias: bool = True,
+        lowering: str | None = None,
         device: Any = None,
         dtype: Any = None,
     ) -> None:
         kh, kw = pair(kernel_size)
         super().__init__((out_channels, in_channels, kh, kw), in_channels * kh * kw, out_channels, bias, device, dtype)
+        self.lowering = F.check_lowering(lowering) if lowering is not None else None
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, (kh, kw)
         self.stride, self.padding, self.dilation = pair(stride), pair(padding), pair(dilation)
 
     def forward(self, x: Any) -> Any:
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.lowering)
 
 
 class ConvTranspose2d(_ConvNd):
-    """Transposed 2-d convolution lowered to matmul + fold. Weight (in, out, kh, kw), as torch.nn."""
+    """Transposed 2-d convolution. Weight (in, out, kh, kw), as torch.nn.ConvTranspose2d.
+
+    `lowering` as for Conv2d: 'native' (one conv_transpose2d primitive) or 'unfold' (matmul + fold).
+    """
 
     def __init__(
         self,
@@ -97,18 +107,20 @@ class ConvTranspose2d(_ConvNd):
         *,
         bias: bool = True,
         dilation: IntPair = 1,
+        lowering: str | None = None,
         device: Any = None,
         dtype: Any = None,
     ) -> None:
         kh, kw = pair(kernel_size)
         super().__init__((in_channels, out_channels, kh, kw), out_channels * kh * kw, out_channels, bias, device, dtype)
+        self.lowering = F.check_lowering(lowering) if lowering is not None else None
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, (kh, kw)
         self.stride, self.padding, self.dilation = pair(stride), pair(padding), pair(dilation)
         self.output_padding = pair(output_padding)
 
     def forward(self, x: Any) -> Any:
         return F.conv_transpose2d(
-            x, self.weight, self.bias, self.stride, self.padding, self.output_padding, self.dilation
+            x, self.weight, self.bias, self.stride, self.padding, self.output_padding, self.dilation, self.lowering
         )
 
 

@@ -154,7 +154,7 @@ def test_render_svg_png_pdf_and_dot(tmp_path):
     svg = ag.graph.render(loss, path=tmp_path / "g.svg", params=model, scopes=True)
     texts = svg_texts(svg)
     assert "0.weight" in texts and "(24, 3, 3, 3)" in texts and "648 params" in texts and "loss" in texts
-    assert "unfold" in texts and "0:Conv2d" in texts
+    assert "conv2d" in texts and "conv_transpose2d" in texts and "0:Conv2d" in texts
     collapsed = svg_texts(ag.graph.render(loss, path=tmp_path / "c.svg", params=model, collapse=1))
     assert "4:ConvTranspose2d" in collapsed and "41,496 params" in collapsed
     png = ag.graph.render(loss, path=tmp_path / "g.png", collapse=1)

@@ -38,11 +38,12 @@ def run_both(ours: nn.Module, theirs: torch.nn.Module, x: torch.Tensor, device: 
 CONV_GRID = list(itertools.product([1, 2], [0, 1, 2], [1, 2], [1, 3, (2, 3)], [True, False], [1, 3]))
 
 
+@pytest.mark.parametrize("lowering", nn.functional.LOWERINGS)
 @pytest.mark.parametrize("stride,padding,dilation,kernel,bias,batch", CONV_GRID)
-def test_conv2d_matches_torch(stride, padding, dilation, kernel, bias, batch):
+def test_conv2d_matches_torch(stride, padding, dilation, kernel, bias, batch, lowering):
     torch.manual_seed(0)
     theirs = torch.nn.Conv2d(3, 4, kernel, stride, padding, dilation, bias=bias)
-    ours = nn.Conv2d(3, 4, kernel, stride, padding, dilation, bias=bias)
+    ours = nn.Conv2d(3, 4, kernel, stride, padding, dilation, bias=bias, lowering=lowering)
     run_both(ours, theirs, torch.randn(batch, 3, 7, 8))
 
 
@@ -53,11 +54,14 @@ TRANSPOSE_GRID = [
 ]
 
 
+@pytest.mark.parametrize("lowering", nn.functional.LOWERINGS)
 @pytest.mark.parametrize("stride,padding,output_padding,dilation,kernel,bias,batch", TRANSPOSE_GRID)
-def test_conv_transpose2d_matches_torch(stride, padding, output_padding, dilation, kernel, bias, batch):
+def test_conv_transpose2d_matches_torch(stride, padding, output_padding, dilation, kernel, bias, batch, lowering):
     torch.manual_seed(0)
     theirs = torch.nn.ConvTranspose2d(4, 3, kernel, stride, padding, output_padding, bias=bias, dilation=dilation)
-    ours = nn.TransposeConv2d(4, 3, kernel, stride, padding, output_padding, bias=bias, dilation=dilation)
+    ours = nn.TransposeConv2d(
+        4, 3, kernel, stride, padding, output_padding, bias=bias, dilation=dilation, lowering=lowering
+    )
     run_both(ours, theirs, torch.randn(batch, 4, 5, 6))
 
 
@@ -194,3 +198,37 @@ def test_mse_rejects_mismatched_shapes():
 def test_cuda_layers_when_available(device):
     ours, theirs = seed_model(factor=2)
     run_both(ours, theirs, torch.rand(2, 3, 16, 16), device=device)
+
+
+def test_lowerings_record_different_graphs_with_equal_results():
+    torch.manual_seed(0)
+    native = nn.Conv2d(3, 4, 3, 2, 1, lowering="native")
+    unfold = nn.Conv2d(3, 4, 3, 2, 1, lowering="unfold")
+    unfold.load_state_dict(native.state_dict())
+    x = ag.Variable(torch.randn(2, 3, 9, 9, dtype=torch.float32), requires_grad=True)
+    a, b = native(x), unfold(x)
+    torch.testing.assert_close(a.data, b.data, rtol=1e-5, atol=1e-6)
+    ops_a = {d["op"] for _, d in ag.graph.to_networkx(a).nodes(data=True)}
+    ops_b = {d["op"] for _, d in ag.graph.to_networkx(b).nodes(data=True)}
+    assert "conv2d" in ops_a and "unfold" not in ops_a and {"unfold", "matmul"} <= ops_b
+    assert nn.functional.conv_lowering() == "native" and "lowering='unfold'" in repr(unfold)
+    with nn.functional.use_conv_lowering("unfold"):
+        assert nn.functional.conv_lowering() == "unfold"
+        assert "unfold" in {d["op"] for _, d in ag.graph.to_networkx(nn.Conv2d(3, 4, 3)(x)).nodes(data=True)}
+    with pytest.raises(ValueError, match="unknown convolution lowering 'im2col'"):
+        nn.Conv2d(3, 4, 3, lowering="im2col")
+
+
+@pytest.mark.parametrize("lowering", nn.functional.LOWERINGS)
+def test_conv_layers_have_second_derivatives(lowering):
+    torch.manual_seed(0)
+    conv = nn.Conv2d(2, 3, 3, 2, 1, lowering=lowering).to(torch.float64)
+    tconv = nn.TransposeConv2d(3, 2, 3, 2, 1, 1, lowering=lowering).to(torch.float64)
+    x = torch.randn(1, 2, 6, 6, dtype=torch.float64)
+    w1, w2 = conv.weight.data.clone(), tconv.weight.data.clone()
+    f = lambda x, a, b: ag.sigmoid(
+        nn.functional.conv_transpose2d(  # noqa: E731
+            ag.tanh(nn.functional.conv2d(x, a, None, 2, 1, lowering=lowering)), b, None, 2, 1, 1, lowering=lowering
+        )
+    )
+    assert ag.gradgradcheck(f, [x, w1, w2], atol=1e-4)
