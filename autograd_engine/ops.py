@@ -26,7 +26,11 @@ Shaped = Any  # a torch.Tensor, a Variable or a Meta: anything with .shape
 # --- helpers the VJPs share -----------------------------------------------------------------------
 def unbroadcast(g: Any, x: Shaped) -> Any:
     """Sum `g` over the dimensions that broadcasting added to or stretched in `x`."""
-    shape = x.shape
+    return sum_to(g, x.shape)
+
+
+def sum_to(g: Any, shape: Sequence[int]) -> Any:
+    """Sum `g` down to `shape`, a shape it was broadcast from."""
     if g.shape == shape:
         return g
     lead = g.ndim - len(shape)
@@ -84,7 +88,7 @@ def sub(x, y):
 sub.defvjp(lambda g, ans, x, y: unbroadcast(g, x), lambda g, ans, x, y: unbroadcast(neg(g), y))
 
 
-@primitive(saves="x y")
+@primitive(saves={"x": "y", "y": "x"})
 def mul(x, y):
     """x * y, broadcasting."""
     return x * y
@@ -93,7 +97,7 @@ def mul(x, y):
 mul.defvjp(lambda g, ans, x, y: unbroadcast(g * y, x), lambda g, ans, x, y: unbroadcast(g * x, y))
 
 
-@primitive(saves="y ans")
+@primitive(saves={"x": "y", "y": "y ans"})
 def div(x, y):
     """x / y, broadcasting."""
     return x / y
@@ -111,7 +115,7 @@ def neg(x):
 neg.defvjp(lambda g, ans, x: neg(g))
 
 
-@primitive(saves="x y ans")
+@primitive(saves={"x": "x y", "y": "x y ans"})
 def pow(x, y):  # noqa: A001 (the op's name)
     """x ** y, broadcasting; either side may be a constant."""
     return x**y
@@ -320,30 +324,38 @@ alias.defvjp(lambda g, ans, x: g)
 
 
 # --- linear algebra and patches -------------------------------------------------------------------
-@primitive(saves="x y")
+@primitive(saves={"x": "y", "y": "x"})
 def matmul(x, y):
     """torch.matmul: vectors, matrices and broadcast batches of matrices."""
     return torch.matmul(x, y)
 
 
-def _matmul_operands(g, x, y):
-    """Promote vector operands (and g) to matrices so one rule covers every case."""
-    x2 = reshape(x, shape=(1, x.shape[0])) if x.ndim == 1 else x
-    y2 = reshape(y, shape=(y.shape[0], 1)) if y.ndim == 1 else y
-    g2 = reshape(g, shape=tuple(g.shape[:-1]) + (1, g.shape[-1])) if x.ndim == 1 and y.ndim > 1 else g
-    if y.ndim == 1:
-        g2 = reshape(g2, shape=tuple(g2.shape) + ((1, 1) if x.ndim == 1 else (1,)))
-    return g2, x2, y2
+def _as_matrices(g, x_shape, y_shape):
+    """x's and y's shapes with vectors promoted to matrices, and g reshaped to match, so that one rule
+    covers every case of matmul."""
+    x2 = (1, x_shape[0]) if len(x_shape) == 1 else tuple(x_shape)
+    y2 = (y_shape[0], 1) if len(y_shape) == 1 else tuple(y_shape)
+    g_shape = tuple(g.shape)
+    if len(x_shape) == 1:
+        g_shape = g_shape[:-1] + (1,) + g_shape[-1:] if len(y_shape) > 1 else g_shape + (1,)
+    if len(y_shape) == 1:
+        g_shape = g_shape + (1,)
+    return reshape(g, shape=g_shape), x2, y2
 
 
 def _matmul_vjp_x(g, ans, x, y):
-    g2, x2, y2 = _matmul_operands(g, x, y)
-    return reshape(unbroadcast(matmul(g2, transpose(y2)), x2), shape=tuple(x.shape))
+    if x.ndim == 2 and y.ndim >= 3:  # a matrix shared by a batch: fold the batch into one product
+        rows, cols = x.shape
+        return matmul(transpose(reshape(transpose(g), shape=(-1, rows))), reshape(transpose(y), shape=(-1, cols)))
+    g2, x2, y2 = _as_matrices(g, x.shape, y.shape)
+    return reshape(sum_to(matmul(g2, transpose(reshape(y, shape=y2))), x2), shape=tuple(x.shape))
 
 
 def _matmul_vjp_y(g, ans, x, y):
-    g2, x2, y2 = _matmul_operands(g, x, y)
-    return reshape(unbroadcast(matmul(transpose(x2), g2), y2), shape=tuple(y.shape))
+    if y.ndim == 2 and x.ndim >= 3:  # likewise for a batch times a shared matrix
+        return matmul(transpose(reshape(x, shape=(-1, y.shape[0]))), reshape(g, shape=(-1, y.shape[1])))
+    g2, x2, y2 = _as_matrices(g, x.shape, y.shape)
+    return reshape(sum_to(matmul(transpose(reshape(x, shape=x2)), g2), y2), shape=tuple(y.shape))
 
 
 def transpose(x: Any, dim0: int = -2, dim1: int = -1) -> Any:
@@ -376,19 +388,19 @@ fold.defvjp(lambda g, ans, x, *, output_size, **kw: unfold(g, **kw))
 # conv2d, conv_transpose2d and conv2d_weight (the weight gradient of conv2d) are the three faces of one
 # bilinear form <conv2d(x, w), g>, so each one's VJPs are the other two and every order of derivative
 # stays inside the family.
-@primitive(saves="x w")
+@primitive(saves={"x": "w", "w": "x"})
 def conv2d(x, w, *, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
     """Cross-correlation of (N, C, H, W) with weight (O, C, kh, kw), on torch's native kernel."""
     return tnf.conv2d(x, w, None, stride, padding, dilation)
 
 
-@primitive(saves="x w")
+@primitive(saves={"x": "w", "w": "x"})
 def conv_transpose2d(x, w, *, stride=(1, 1), padding=(0, 0), output_padding=(0, 0), dilation=(1, 1)):
     """Transposed convolution of (N, C, H, W) with weight (C, O, kh, kw), on torch's native kernel."""
     return tnf.conv_transpose2d(x, w, None, stride, padding, output_padding, 1, dilation)
 
 
-@primitive(saves="x g")
+@primitive(saves={"x": "g", "g": "x"})
 def conv2d_weight(x, g, *, weight_shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
     """d<conv2d(x, w), g>/dw: the weight gradient of conv2d, as its own (bilinear) op."""
     return torch.nn.grad.conv2d_weight(x, weight_shape, g, stride, padding, dilation)

@@ -21,19 +21,22 @@ from .variable import Variable
 
 VJP = Callable[..., Any]
 _WRAPPED_ERRORS = (RuntimeError, ValueError, TypeError, IndexError)
+_NO_KWARGS: dict[str, Any] = {}  # shared by every node recorded without keyword arguments (never mutated)
 
 
 class Primitive:
     """A differentiable op: `forward(*args, **kwargs)` on tensors plus VJPs `vjp(g, ans, *args, **kwargs)`.
 
     `saves` names (space separated) the forward's parameters whose tensors the VJPs read, and `ans` if
-    they read the output. Everything else is kept only as a `Meta` (shape, dtype, device), so backward
-    holds no more memory than it needs, and in-place edits of what it does need are caught.
+    they read the output; a dict instead says it per input (`{"x": "y", "y": "x"}`: the VJP for x reads
+    y, the one for y reads x), so only what the inputs that require grad need is kept. Everything else
+    is kept as a `Meta` (shape, dtype, device): backward holds no more memory than it needs, and
+    in-place edits of what it does need are caught.
     """
 
-    __slots__ = ("name", "forward", "vjps", "saved_args", "saves_out")
+    __slots__ = ("name", "forward", "vjps", "saved_args", "saves_out", "needs")
 
-    def __init__(self, forward: Callable[..., torch.Tensor], saves: str = "") -> None:
+    def __init__(self, forward: Callable[..., torch.Tensor], saves: str | dict[str, str] = "") -> None:
         self.name = forward.__name__
         self.forward = forward
         self.vjps: Sequence[VJP | None] = ()
@@ -42,11 +45,20 @@ class Primitive:
             for p in inspect.signature(forward).parameters.values()
             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
         ]
-        unknown = set(saves.split()) - set(names) - {"ans"}
-        if unknown:
-            raise ValueError(f"primitive {self.name}: saves names unknown parameters {sorted(unknown)}")
-        self.saved_args = frozenset(i for i, n in enumerate(names) if n in saves.split())
-        self.saves_out = "ans" in saves.split()
+
+        def indices(spec: str) -> tuple[frozenset[int], bool]:
+            unknown = set(spec.split()) - set(names) - {"ans"}
+            if unknown:
+                raise ValueError(f"primitive {self.name}: saves names unknown parameters {sorted(unknown)}")
+            return frozenset(i for i, n in enumerate(names) if n in spec.split()), "ans" in spec.split()
+
+        specs = saves if isinstance(saves, dict) else {}
+        if set(specs) - set(names):
+            raise ValueError(
+                f"primitive {self.name}: saves has entries for unknown inputs {sorted(set(specs) - set(names))}"
+            )
+        self.needs = tuple(indices(specs.get(n, "")) for n in names) if specs else None
+        self.saved_args, self.saves_out = indices(" ".join(specs.values()) if specs else saves)
 
     def defvjp(self, *vjps: VJP | None) -> Primitive:
         """One VJP per positional input (None where the input is not differentiable)."""
@@ -80,28 +92,34 @@ class Primitive:
         return Variable._wrap(out, self._record(args, raw, kwargs, out))
 
     def _record(self, args: tuple[Any, ...], raw: list[Any], kwargs: dict[str, Any], out: torch.Tensor) -> Node:
-        vjps, saved_args = self.vjps, self.saved_args
-        parents = []
+        vjps = self.vjps
+        parents = tuple(
+            a._node or a._grad_node() if isinstance(a, Variable) and a._requires_grad and vjps[i] is not None else None
+            for i, a in enumerate(args)
+        )
+        if self.needs is None:
+            saved, keep_out = self.saved_args, self.saves_out
+        else:  # only what the VJPs of inputs that require grad will read
+            saved, keep_out = frozenset(), False
+            for parent, (need, need_out) in zip(parents, self.needs):
+                if parent is not None:
+                    saved, keep_out = saved | need, keep_out or need_out
         versions = []
-        for i, a in enumerate(args):
-            if isinstance(a, Variable) and a._requires_grad and vjps[i] is not None:
-                parents.append(a._node or a._grad_node())
-            else:
-                parents.append(None)
-            r = raw[i]
+        for i, r in enumerate(raw):
             if isinstance(r, torch.Tensor):
-                if i in saved_args:
+                if i in saved:
                     versions.append(r._version)
                 else:
-                    raw[i] = Meta(r)
-        if self.saves_out:
+                    node = getattr(args[i], "_node", None)  # an op result: share its node's Meta
+                    raw[i] = node.meta if node is not None and node.prim is not None else Meta(r)
+        if keep_out:
             versions.append(out._version)
         return Node(
             self,
-            tuple(parents),
+            parents,
             tuple(raw),
-            kwargs,
-            out if self.saves_out else None,
+            kwargs or _NO_KWARGS,
+            out if keep_out else None,
             Meta(out),
             scope_mod.current(),
             tuple(versions),
@@ -128,7 +146,7 @@ class _ArgnumVJPs:
         return functools.partial(self.vjp, i)
 
 
-def primitive(saves: str = "") -> Callable[[Callable[..., torch.Tensor]], Primitive]:
+def primitive(saves: str | dict[str, str] = "") -> Callable[[Callable[..., torch.Tensor]], Primitive]:
     """Decorator: turn a forward function on tensors into a `Primitive` named after it."""
     return lambda forward: Primitive(forward, saves)
 

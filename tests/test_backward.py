@@ -101,8 +101,8 @@ def test_inplace_modification_of_saved_tensor_is_caught():
     y.data.mul_(2)
     with pytest.raises(ag.InplaceModificationError, match=r"exp: a tensor of shape \(3,\) saved for backward"):
         loss.backward()
-    w = leaf(3)
-    loss = (w * 3).sum()
+    w, v = leaf(3), leaf(3)
+    loss = (w * v).sum()  # v's gradient needs w
     w.data.add_(1)
     with pytest.raises(ag.InplaceModificationError, match="mul"):
         loss.backward()
@@ -114,6 +114,17 @@ def test_inplace_modification_of_unsaved_input_is_fine():
     x.data.add_(1)  # add never reads x in backward
     loss.backward()
     torch.testing.assert_close(x.grad.data, torch.ones(3, dtype=torch.float64))
+    loss = (x * 3).sum()  # nor does a product with a constant: only the constant is kept
+    x.data.add_(1)
+    loss.backward()
+    torch.testing.assert_close(x.grad.data, torch.full((3,), 4.0, dtype=torch.float64))
+
+
+def test_only_what_inputs_requiring_grad_need_is_saved():
+    x, w = leaf(100), ag.Variable(torch.randn(100, dtype=torch.float64))
+    assert (x * w).node.saved_bytes() == 800  # x's VJP reads w; w needs no gradient, so x is not kept
+    assert (x * leaf(100)).node.saved_bytes() == 1600
+    assert (x**3).node.saved_bytes() == 800 and (x / 2.0).node.saved_bytes() == 0
 
 
 def test_no_grad_records_nothing_and_is_thread_local():

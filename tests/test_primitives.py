@@ -73,6 +73,8 @@ CASES = [
     ("matmul-vec-mat", lambda a, b: a @ b, torch.matmul, [r(4), r(2, 4, 5)]),
     ("matmul-batched", lambda a, b: a @ b, torch.matmul, [r(2, 1, 3, 4), r(5, 4, 2)]),
     ("matmul-shared-weight", lambda w, x: w @ x, torch.matmul, [r(6, 4), r(3, 4, 7)]),
+    ("matmul-shared-weight-4d", lambda w, x: w @ x, torch.matmul, [r(6, 4), r(2, 3, 4, 7)]),
+    ("matmul-batch-times-weight", lambda x, w: x @ w, torch.matmul, [r(2, 3, 5, 4), r(4, 6)]),
     ("where", lambda a, b: ag.where(a.data > 0, a, b), lambda a, b: torch.where(a > 0, a, b), [r(3, 4), r(4)]),
     ("where-scalar", lambda a: ag.where(a.data > 0, a, 0.0), lambda a: torch.where(a > 0, a, 0.0), [r(3, 4)]),
     ("to-float32", lambda a: a.to(torch.float32).double() * a, lambda a: a.to(torch.float32).double() * a, [r(3)]),

@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks of autograd-engine against PyTorch (python -m benchmarks [--quick])."""

@@ -1,0 +1,188 @@
+"""Run the benchmarks: python -m benchmarks [--quick] [--out docs/benchmarks.md]
+
+Each figure is a ratio to PyTorch measured in the same process, interleaved round by round
+(medians, with min and max), because the machines are shared and noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import torch
+
+import autograd_engine as ag
+
+from . import workloads
+
+
+@dataclass
+class Group:
+    """Variants timed together; ratios are to `baseline` (and to `also`, when given)."""
+
+    title: str
+    variants: dict[str, Callable[[], object]]
+    baseline: str
+    also: str | None = None
+    setups: dict[str, Callable[[], object]] = field(default_factory=dict)
+    times: dict[str, list[float]] = field(default_factory=dict)
+
+
+def time_groups(groups: list[Group], rounds: int) -> None:
+    for r in range(rounds + 1):  # round 0 warms up and is not recorded
+        for g in groups:
+            for name, run in g.variants.items():
+                if name in g.setups:
+                    g.setups[name]()
+                start = time.perf_counter()
+                run()
+                if torch.cuda.is_available():
+                    torch.cuda.synchronize()
+                if r:
+                    g.times.setdefault(name, []).append(time.perf_counter() - start)
+
+
+def chain_backward_group(n: int) -> Group:
+    e_setup, e_run = workloads.engine_chain_backward(n)
+    t_setup, t_run = workloads.torch_chain_backward(n)
+    return Group(
+        f"backward of a {n:,}-op chain",
+        {"torch autograd": t_run, "engine": e_run},
+        "torch autograd",
+        setups={"torch autograd": t_setup, "engine": e_setup},
+    )
+
+
+def build_groups(quick: bool) -> list[Group]:
+    batches = [64] if quick else [64, 256]
+    groups = []
+    for b in batches:
+        groups.append(
+            Group(
+                f"seed-model train step, batch {b}",
+                {
+                    "torch autograd, same graph": workloads.torch_same_graph_step(b),
+                    "torch.nn native conv": workloads.torch_native_step(b),
+                    "engine, unfold lowering": workloads.engine_train_step(b, "unfold"),
+                    "engine, native lowering": workloads.engine_train_step(b, "native"),
+                },
+                baseline="torch autograd, same graph",
+                also="torch.nn native conv",
+            )
+        )
+    size = 128 if quick else 512
+    groups.append(
+        Group(
+            f"inference, 1x3x{size}x{size}",
+            {
+                "torch.nn native conv": workloads.torch_inference(size=size),
+                "engine, unfold lowering": workloads.engine_inference("unfold", size=size),
+                "engine, native lowering": workloads.engine_inference("native", size=size),
+            },
+            baseline="torch.nn native conv",
+        )
+    )
+    n = 200 if quick else 2_000
+    groups.append(
+        Group(
+            f"{n:,}-op chain on 16 elements, forward + backward",
+            {"torch autograd": workloads.torch_chain(n), "engine": workloads.engine_chain(n)},
+            baseline="torch autograd",
+        )
+    )
+    groups.append(chain_backward_group(10_000 if quick else 100_000))
+    if not quick:
+        groups.append(
+            Group(
+                "Hessian of an MLP loss, 1,008 parameters",
+                {"torch.func.hessian": workloads.torch_hessian(), "engine ag.hessian": workloads.engine_hessian()},
+                baseline="torch.func.hessian",
+            )
+        )
+    return groups
+
+
+def memory_rows(quick: bool) -> list[tuple[str, str, int]]:
+    """(workload, variant, peak bytes), each measured in its own process."""
+    cases = [
+        ("train step, batch 64" if quick else "train step, batch 256", v, 64 if quick else 256)
+        for v in ("torch-same-graph", "torch-native", "engine-unfold", "engine-native")
+    ]
+    n = 10_000 if quick else 100_000
+    cases += [(f"{n:,}-op chain", v, n) for v in ("torch-chain", "engine-chain")]
+    # glibc then maps each tensor on its own and unmaps it when freed: resident memory follows live memory
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536", "OMP_NUM_THREADS": "1"}
+    rows = []
+    for workload, variant, arg in cases:
+        command = [sys.executable, "-m", "benchmarks.memory", variant, str(arg)]
+        out = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
+        rows.append((workload, variant, int(out.stdout.strip().splitlines()[-1])))
+    return rows
+
+
+def report(groups: list[Group], memory: list[tuple[str, str, int]], rounds: int) -> str:
+    device = torch.cuda.get_device_name() if torch.cuda.is_available() else platform.processor() or platform.machine()
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured {date.today().isoformat()} by `python -m benchmarks` on {platform.system()} {platform.machine()} "
+        f"({device}), Python {platform.python_version()}, torch {torch.__version__}, autograd-engine "
+        f"{ag.__version__}, {torch.get_num_threads()} thread(s), {rounds} interleaved rounds. Times are medians "
+        "(min-max) in ms; ratios divide medians measured in the same run (lower is better for the engine).",
+        "",
+        "| workload | variant | median ms | min-max ms | ratio | ratio to native |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for g in groups:
+        base = statistics.median(g.times[g.baseline])
+        also = statistics.median(g.times[g.also]) if g.also else None
+        for name, ts in g.times.items():
+            med = statistics.median(ts)
+            ratio = "" if name == g.baseline else f"{med / base:.2f}x"
+            native = f"{med / also:.2f}x" if also and name not in (g.also, g.baseline) else ""
+            lines.append(
+                f"| {g.title} | {name} | {med * 1e3:.2f} | {min(ts) * 1e3:.2f}-{max(ts) * 1e3:.2f} | "
+                f"{ratio} | {native} |"
+            )
+    lines += [
+        "",
+        "Peak memory added by one repetition (each in a fresh process; Linux peak RSS):",
+        "",
+        "| workload | variant | peak MiB | ratio to torch autograd, same graph |",
+        "|---|---|---:|---:|",
+    ]
+    for workload, variant, peak in memory:
+        base = next(p for w, v, p in memory if w == workload and v in ("torch-same-graph", "torch-chain"))
+        lines.append(f"| {workload} | {variant} | {peak / 2**20:.1f} | {peak / base:.2f}x |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes and few rounds (what the tests run)")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 7, quick 2)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--out", help="also write the markdown report here (e.g. docs/benchmarks.md)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    rounds = args.rounds or (2 if args.quick else 7)
+    groups = build_groups(args.quick)
+    time_groups(groups, rounds)
+    text = report(groups, memory_rows(args.quick), rounds)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

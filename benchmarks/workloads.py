@@ -1,0 +1,223 @@
+"""The measured workloads: each builds its state once and returns a callable that runs one repetition.
+
+Every engine workload has a PyTorch counterpart computing the same thing, so a ratio can be taken
+within one run of one process on one machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as tnf
+
+import autograd_engine as ag
+import nn
+from examples.noise2noise.models import build
+
+Step = Callable[[], object]
+
+
+# --- the seed model, three ways --------------------------------------------------------------------
+def engine_train_step(batch: int, lowering: str, device: str = "cpu") -> Step:
+    with nn.functional.use_conv_lowering(lowering):
+        model = build("seed").to(device)
+    for m in model.modules():
+        if hasattr(m, "lowering"):
+            m.lowering = lowering
+    opt = nn.SGD(model.parameters(), lr=5.0)
+    x, y = torch.rand(batch, 3, 32, 32, device=device), torch.rand(batch, 3, 32, 32, device=device)
+    loss_fn = nn.MSE()
+
+    def step() -> float:
+        opt.zero_grad()
+        loss = loss_fn(model(ag.Variable(x)), y)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    return step
+
+
+def _unfold_conv(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, stride: int, pad: int) -> torch.Tensor:
+    n, _, h, wd = x.shape
+    o, c, k, _ = w.shape
+    cols = tnf.unfold(x, k, padding=pad, stride=stride)
+    out = w.reshape(o, c * k * k) @ cols + b.reshape(o, 1)
+    return out.reshape(n, o, (h + 2 * pad - k) // stride + 1, (wd + 2 * pad - k) // stride + 1)
+
+
+def _fold_tconv(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, stride: int, pad: int, op: int) -> torch.Tensor:
+    n, c, h, wd = x.shape
+    _, o, k, _ = w.shape
+    cols = w.reshape(c, o * k * k).T @ x.reshape(n, c, h * wd)
+    size = ((h - 1) * stride - 2 * pad + k + op, (wd - 1) * stride - 2 * pad + k + op)
+    return tnf.fold(cols, size, k, padding=pad, stride=stride) + b.reshape(o, 1, 1)
+
+
+def torch_same_graph_step(batch: int, device: str = "cpu") -> Step:
+    """torch autograd over the same lowering (unfold + matmul, matmul + fold) as the engine's 'unfold'."""
+    model = build("seed", "torch").to(device)
+    w = [p for p in model.parameters()]
+    opt = torch.optim.SGD(w, lr=5.0)
+    x, y = torch.rand(batch, 3, 32, 32, device=device), torch.rand(batch, 3, 32, 32, device=device)
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(_unfold_conv(x, w[0], w[1], 2, 1))
+        h = torch.relu(_unfold_conv(h, w[2], w[3], 2, 1))
+        h = torch.relu(_fold_tconv(h, w[4], w[5], 2, 1, 1))
+        return torch.sigmoid(_fold_tconv(h, w[6], w[7], 2, 1, 1))
+
+    def step() -> float:
+        opt.zero_grad()
+        loss = tnf.mse_loss(forward(x), y)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    return step
+
+
+def torch_native_step(batch: int, device: str = "cpu") -> Step:
+    model = build("seed", "torch").to(device)
+    opt = torch.optim.SGD(model.parameters(), lr=5.0)
+    x, y = torch.rand(batch, 3, 32, 32, device=device), torch.rand(batch, 3, 32, 32, device=device)
+
+    def step() -> float:
+        opt.zero_grad()
+        loss = tnf.mse_loss(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    return step
+
+
+def engine_inference(lowering: str, device: str = "cpu", size: int = 512) -> Step:
+    model = build("seed").to(device)
+    for m in model.modules():
+        if hasattr(m, "lowering"):
+            m.lowering = lowering
+    x = torch.rand(1, 3, size, size, device=device)
+
+    def run() -> object:
+        with ag.no_grad():
+            return model(ag.Variable(x)).data.sum().item()
+
+    return run
+
+
+def torch_inference(device: str = "cpu", size: int = 512) -> Step:
+    model = build("seed", "torch").to(device)
+    x = torch.rand(1, 3, size, size, device=device)
+
+    def run() -> object:
+        with torch.no_grad():
+            return model(x).sum().item()
+
+    return run
+
+
+# --- Python overhead: chains of tiny ops -----------------------------------------------------------
+def engine_chain(n: int) -> Step:
+    start = torch.randn(16)
+
+    def run() -> object:
+        x = ag.Variable(start, requires_grad=True)
+        y = x
+        for i in range(n):
+            y = y * 1.0001 if i % 2 else y + 0.5
+        y.sum().backward()
+        return x.grad
+
+    return run
+
+
+def torch_chain(n: int) -> Step:
+    start = torch.randn(16)
+
+    def run() -> object:
+        x = start.clone().requires_grad_()
+        y = x
+        for i in range(n):
+            y = y * 1.0001 if i % 2 else y + 0.5
+        y.sum().backward()
+        return x.grad
+
+    return run
+
+
+def engine_chain_backward(n: int) -> tuple[Callable[[], object], Callable[[], object]]:
+    """(setup, measured): the forward is built in setup, only backward is timed."""
+    state: dict[str, object] = {}
+
+    def setup() -> None:
+        x = ag.Variable(torch.randn(16), requires_grad=True)
+        y = x
+        for i in range(n):
+            y = y * 1.0001 if i % 2 else y + 0.5
+        state["loss"] = y.sum()
+
+    return setup, lambda: state["loss"].backward()  # type: ignore[union-attr]
+
+
+def torch_chain_backward(n: int) -> tuple[Callable[[], object], Callable[[], object]]:
+    state: dict[str, object] = {}
+
+    def setup() -> None:
+        x = torch.randn(16, requires_grad=True)
+        y = x
+        for i in range(n):
+            y = y * 1.0001 if i % 2 else y + 0.5
+        state["loss"] = y.sum()
+
+    return setup, lambda: state["loss"].backward()  # type: ignore[union-attr]
+
+
+# --- second order ----------------------------------------------------------------------------------
+def mlp_params(seed: int = 0) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return {
+        "w1": torch.randn(16, 40, generator=g) / 4,
+        "b1": torch.zeros(40),
+        "w2": torch.randn(40, 8, generator=g) / 6,
+        "b2": torch.zeros(8),
+    }  # 1,008 parameters
+
+
+def _flat(params: dict[str, torch.Tensor]) -> torch.Tensor:
+    return torch.cat([p.reshape(-1) for p in params.values()])
+
+
+def _unflat(flat, like, reshape):  # noqa: ANN001, ANN202
+    out, i = {}, 0
+    for k, v in like.items():
+        out[k] = reshape(flat[i : i + v.numel()], tuple(v.shape))
+        i += v.numel()
+    return out
+
+
+def engine_hessian() -> Step:
+    params = mlp_params()
+    x, y = torch.randn(32, 16), torch.randn(32, 8)
+
+    def loss(flat: ag.Variable) -> ag.Variable:
+        p = _unflat(flat, params, ag.reshape)
+        h = ag.tanh(x @ p["w1"] + p["b1"])
+        return ag.mse(h @ p["w2"] + p["b2"], y)
+
+    flat = _flat(params)
+    return lambda: ag.hessian(loss)(flat)
+
+
+def torch_hessian() -> Step:
+    params = mlp_params()
+    x, y = torch.randn(32, 16), torch.randn(32, 8)
+
+    def loss(flat: torch.Tensor) -> torch.Tensor:
+        p = _unflat(flat, params, torch.reshape)
+        h = torch.tanh(x @ p["w1"] + p["b1"])
+        return tnf.mse_loss(h @ p["w2"] + p["b2"], y)
+
+    flat = _flat(params)
+    return lambda: torch.func.hessian(loss)(flat)
