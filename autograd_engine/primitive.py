@@ -71,39 +71,38 @@ class Primitive:
         return self
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        raw = list(args)
-        wrapped = record = False
-        for i, a in enumerate(args):
+        record = None  # None: no Variable among the inputs, so plain tensors in and out
+        for a in args:
             if isinstance(a, Variable):
-                raw[i] = a.data
-                wrapped = True
                 if a._requires_grad:
                     record = True
+                    break
+                record = False
+        raw = args if record is None else [a.data if isinstance(a, Variable) else a for a in args]
         try:
             out = self.forward(*raw, **kwargs)
         except _WRAPPED_ERRORS as e:
             raise type(e)(f"{self.name}: {e} [inputs: {describe(raw, kwargs)}]") from e
-        if not wrapped:
+        if record is None:
             return out
         if out.requires_grad:  # a constant tensor tracked by torch autograd must not pull it in
             out = out.detach()
-        if not (record and _mode.enabled):
-            return Variable._wrap(out, None)
-        return Variable._wrap(out, self._record(args, raw, kwargs, out))
+        if record and _mode.enabled:
+            return Variable._wrap(out, self._record(args, raw, kwargs, out))  # type: ignore[arg-type]
+        return Variable._wrap(out, None)
 
     def _record(self, args: tuple[Any, ...], raw: list[Any], kwargs: dict[str, Any], out: torch.Tensor) -> Node:
-        vjps = self.vjps
-        parents = tuple(
-            a._node or a._grad_node() if isinstance(a, Variable) and a._requires_grad and vjps[i] is not None else None
-            for i, a in enumerate(args)
-        )
-        if self.needs is None:
-            saved, keep_out = self.saved_args, self.saves_out
-        else:  # only what the VJPs of inputs that require grad will read
-            saved, keep_out = frozenset(), False
-            for parent, (need, need_out) in zip(parents, self.needs):
-                if parent is not None:
-                    saved, keep_out = saved | need, keep_out or need_out
+        vjps, needs = self.vjps, self.needs
+        saved, keep_out = (self.saved_args, self.saves_out) if needs is None else ((), False)
+        parents = []
+        for i, a in enumerate(args):
+            if isinstance(a, Variable) and a._requires_grad and vjps[i] is not None:
+                parents.append(a._node or a._grad_node())
+                if needs is not None:  # keep only what the VJPs of inputs that require grad will read
+                    need, need_out = needs[i]
+                    saved, keep_out = need.union(saved), keep_out or need_out
+            else:
+                parents.append(None)
         versions = []
         for i, r in enumerate(raw):
             if isinstance(r, torch.Tensor):
@@ -116,7 +115,7 @@ class Primitive:
             versions.append(out._version)
         return Node(
             self,
-            parents,
+            tuple(parents),
             tuple(raw),
             kwargs or _NO_KWARGS,
             out if keep_out else None,
