@@ -9,7 +9,9 @@ ag.grad(lambda x: (x ** 3).sum())(torch.ones(3))   # tensor([3., 3., 3.])
 from .variable import Variable  # noqa: I001  (first: Variable's methods import ops and functions)
 from . import ops
 from .backward import backward, grad as gradients
-from .functional import grad, hessian, jacobian, value_and_grad, vjp
+from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
+from .checkpoint import checkpoint
+from .functional import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
 from .functions import (
     abs,
     add,
@@ -69,6 +71,12 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "AnomalyError",
+    "checkpoint",
+    "detect_anomaly",
+    "hvp",
+    "is_anomaly_enabled",
+    "jvp",
     "PRIMITIVES",
     "GradcheckError",
     "GraphFreedError",

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from . import anomaly
 from .grad_mode import set_grad_enabled
 from .node import GraphFreedError, Node
 from .variable import Variable
@@ -62,8 +63,13 @@ def run(
     targets: list[Node] | None,
     retain_graph: bool | None,
     create_graph: bool,
+    accumulate: bool | None = None,
 ) -> list[Any]:
-    """The reverse pass behind `backward` and `grad`: with `targets`, return their gradients instead."""
+    """The reverse pass behind `backward` and `grad`: returns the gradients of `targets` (which do not
+    accumulate into `.grad`). Other leaves accumulate into `.grad` when `accumulate` (default: when no
+    targets are given); without it only the part of the graph that leads to the targets is visited."""
+    if accumulate is None:
+        accumulate = targets is None
     if retain_graph is None:
         retain_graph = create_graph
     if len(outputs) != len(grad_outputs):
@@ -76,19 +82,22 @@ def run(
         g = _seed(out, g, create_graph)
         grads[node] = grads[node] + g if node in grads else g
 
-    relevant = None if targets is None else _leading_to(grads, set(targets))
+    relevant = None if accumulate else _leading_to(grads, set(targets or ()))
     pending = _count_consumers(grads, relevant)
     wanted = {} if targets is None else {n: None for n in targets}
     ready = [n for n in grads if n not in pending and (relevant is None or n in relevant)]
+    check_anomaly = anomaly.is_anomaly_enabled()
     with set_grad_enabled(create_graph):
         while ready:
             node = ready.pop()
             g = grads.pop(node)
+            if node.hooks:
+                g = _run_hooks(node, g, create_graph)
             if node in wanted:
                 wanted[node] = g
             prim = node.prim
             if prim is None:
-                if targets is None:
+                if accumulate and node not in wanted:
                     _accumulate(node, g, create_graph)
                 continue
             if node.versions:
@@ -100,6 +109,8 @@ def run(
                 if left is None:
                     continue
                 gi = vjps[i](g, ans, *args, **kwargs)
+                if check_anomaly:
+                    anomaly.check_backward(node.name, i, gi, args, node.trace)
                 expected = args[i]
                 if gi.shape != expected.shape:
                     raise RuntimeError(
@@ -199,11 +210,26 @@ def _vjp_inputs(node: Node) -> tuple[tuple[Any, ...], Any]:
     return lifted, None if out is None else Variable._wrap(out, node)
 
 
-def _accumulate(node: Node, g: Any, create_graph: bool) -> None:
-    """Add `g` into the leaf's `.grad`, like torch: in place when no graph is involved."""
-    var = node.variable() if node.variable is not None else None
-    if var is None:
-        return
+def _run_hooks(node: Node, g: Any, create_graph: bool) -> Any:
+    """Let each hook see the gradient arriving at `node` (as a Variable) and replace it by returning one."""
+    for hook in list(node.hooks or ()):
+        result = hook(g if create_graph else Variable(g))
+        if result is None:
+            continue
+        if tuple(result.shape) != tuple(node.meta.shape):
+            raise RuntimeError(
+                f"hook {getattr(hook, '__name__', hook)!r} on a {node.name} node returned a gradient of "
+                f"shape {tuple(result.shape)}, expected {tuple(node.meta.shape)}"
+            )
+        if create_graph:
+            g = result if isinstance(result, Variable) else Variable(result)
+        else:
+            g = result.data if isinstance(result, Variable) else result
+    return g
+
+
+def accumulate_into(var: Variable, g: Any, create_graph: bool) -> None:
+    """Add `g` into `var.grad`, like torch: in place when no graph is involved."""
     if create_graph:
         var.grad = g if var.grad is None else var.grad + g
     elif var.grad is None:
@@ -212,3 +238,10 @@ def _accumulate(node: Node, g: Any, create_graph: bool) -> None:
         var.grad = Variable(var.grad.data + g)
     else:
         var.grad.data.add_(g)
+
+
+def _accumulate(node: Node, g: Any, create_graph: bool) -> None:
+    """Add `g` into the leaf's `.grad`, like torch: in place when no graph is involved."""
+    var = node.variable() if node.variable is not None else None
+    if var is not None:
+        accumulate_into(var, g, create_graph)

@@ -204,3 +204,42 @@ def _jacobian_rows(inputs: _Inputs, out: Any) -> list[Any]:
 def hessian(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
     """Second derivatives of scalar-valued `f`: the Jacobian of its gradient."""
     return jacobian(jacobian(f, argnums), argnums)
+
+
+def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
+    """(f(*primals), J(primals) @ tangents): the forward-mode derivative, by the double-VJP trick.
+
+    The VJP is linear in its cotangent u, so differentiating <vjp(u), tangents> with respect to u
+    gives J @ tangents. `tangents` match `primals` (one pytree each); the result matches f's output.
+    """
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise ValueError(f"jvp: got {len(primals)} primals but {len(tangents)} tangents")
+    inputs = _Inputs(primals, tuple(range(len(primals))))
+    out = inputs.call(f, {})
+    out_leaves, out_spec = tree_flatten(out)
+    tangent_leaves, _ = tree_flatten(list(tangents))
+    for v, t in zip(inputs.variables, tangent_leaves):
+        if tuple(v.shape) != tuple(t.shape):
+            raise ValueError(f"jvp: tangent shape {tuple(t.shape)} does not match primal shape {tuple(v.shape)}")
+    live = [o for o in out_leaves if isinstance(o, Variable) and o.requires_grad]
+    us = [Variable(torch.zeros_like(o.data), requires_grad=True) for o in live]
+    with enable_grad():
+        grads = list(gradients(live, inputs.variables, us, retain_graph=True, create_graph=True)) if live else []
+        linked = [(g, t) for g, t in zip(grads, tangent_leaves) if g.requires_grad]
+        tangent_outs = (
+            list(gradients([g for g, _ in linked], us, [t for _, t in linked], create_graph=inputs.nested))
+            if linked
+            else [torch.zeros_like(u.data) for u in us]
+        )
+    by_output = dict(zip(map(id, live), tangent_outs))
+    results = [by_output.get(id(o), torch.zeros_like(o.data if isinstance(o, Variable) else o)) for o in out_leaves]
+    return inputs.mirror_output(out), inputs.mirror_output(tree_unflatten(out_spec, results))
+
+
+def hvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
+    """(f(*primals), H @ tangents) for scalar-valued f: the forward-mode derivative of its gradient."""
+    primals = tuple(primals)
+    argnums: ArgNums = 0 if len(primals) == 1 else tuple(range(len(primals)))
+    value = value_and_grad(f, argnums)(*primals)[0]
+    return value, jvp(grad(f, argnums), primals, tuple(tangents))[1]

@@ -178,11 +178,11 @@ def relu(x: Any) -> Any:
 
 
 def sigmoid(x: Any) -> Any:
-    """1 / (1 + e^-x), evaluated through e^-|x| so neither branch overflows."""
+    """1 / (1 + e^-x), evaluated as (1 or e) / (1 + e) with e = e^-|x|, so nothing overflows; the
+    graph keeps e, 1 + e, the result and two boolean masks for backward."""
     positive = _raw(x) >= 0
-    e = exp(neg(abs(x)))
-    d = add(1.0, e)
-    return ops.where(positive, div(1.0, d), div(e, d))
+    e = exp(neg(ops.where(positive, x, neg(x))))
+    return div(ops.where(positive, 1.0, e), add(1.0, e))
 
 
 def tanh(x: Any) -> Any:

@@ -12,6 +12,7 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 class _GradMode(threading.local):
     enabled = True
+    anomaly = False  # autograd_engine.anomaly: check every op for NaN/inf and remember where it ran
 
 
 _mode = _GradMode()

@@ -42,6 +42,19 @@ class InplaceModificationError(RuntimeError):
     """A tensor saved for backward was modified in place after it was recorded."""
 
 
+class HookHandle:
+    """Returned by register_hook / register_forward_hook: `remove()` takes the hook away again."""
+
+    def __init__(self, hooks: list[Any] | dict[int, Any], key: Any) -> None:
+        self._hooks, self._key = hooks, key
+
+    def remove(self) -> None:
+        if isinstance(self._hooks, dict):
+            self._hooks.pop(self._key, None)
+        elif self._key in self._hooks:
+            self._hooks.remove(self._key)
+
+
 class Node:
     """A recorded application of `prim` (or, with `prim` None, a leaf Variable's gradient sink).
 
@@ -53,9 +66,24 @@ class Node:
     versions  torch version counters of the saved tensors when recorded, to catch in-place edits
     scope     module path that was running when the op was recorded (graph tools read it)
     variable  weak reference to the leaf Variable (leaf nodes only)
+    hooks     functions that see (and may replace) the gradient arriving here (Variable.register_hook)
+    trace     where user code recorded the op ('file:line in function'), kept only in anomaly mode
     """
 
-    __slots__ = ("prim", "parents", "args", "kwargs", "out", "meta", "versions", "scope", "variable", "__weakref__")
+    __slots__ = (
+        "prim",
+        "parents",
+        "args",
+        "kwargs",
+        "out",
+        "meta",
+        "versions",
+        "scope",
+        "variable",
+        "hooks",
+        "trace",
+        "__weakref__",
+    )
 
     def __init__(
         self,
@@ -77,6 +105,8 @@ class Node:
         self.scope = scope
         self.variable: weakref.ref[Variable] | None = None
         self.versions = versions
+        self.hooks: list[Any] | None = None
+        self.trace: str | None = None
 
     @classmethod
     def leaf(cls, variable: Variable, scope: str | None = None) -> Node:
@@ -116,10 +146,12 @@ class Node:
                 )
 
     def release(self) -> None:
-        """Drop saved tensors and constants; the node stays as a marker that the graph was freed."""
+        """Drop saved tensors, constants and the links to inputs: the rest of the graph can be freed, and
+        the node stays only as a marker (for a Variable that still refers to it) that it was."""
         self.args = None
         self.kwargs = {}
         self.out = None
+        self.parents = ()
 
     def __repr__(self) -> str:
         return f"<Node {self.name} {tuple(self.meta.shape)}>"

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Callable, Container, Sequence
 from typing import Any
 
 import torch
 
+from . import anomaly
 from . import scope as scope_mod
 from .grad_mode import _mode
 from .node import Meta, Node
@@ -40,16 +42,20 @@ class Primitive:
         self.name = forward.__name__
         self.forward = forward
         self.vjps: Sequence[VJP | None] = ()
-        names = [
-            p.name
+        params = [
+            p
             for p in inspect.signature(forward).parameters.values()
             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
         ]
+        names = [p.name for p in params]
+        variadic = next((i for i, p in enumerate(params) if p.kind == p.VAR_POSITIONAL), None)
 
-        def indices(spec: str) -> tuple[frozenset[int], bool]:
+        def indices(spec: str) -> tuple[Container[int], bool]:
             unknown = set(spec.split()) - set(names) - {"ans"}
             if unknown:
                 raise ValueError(f"primitive {self.name}: saves names unknown parameters {sorted(unknown)}")
+            if variadic is not None and names[variadic] in spec.split():  # *args saved: every input from there on
+                return range(variadic, sys.maxsize), "ans" in spec.split()
             return frozenset(i for i, n in enumerate(names) if n in spec.split()), "ans" in spec.split()
 
         specs = saves if isinstance(saves, dict) else {}
@@ -87,8 +93,14 @@ class Primitive:
             return out
         if out.requires_grad:  # a constant tensor tracked by torch autograd must not pull it in
             out = out.detach()
+        where = None
+        if _mode.anomaly:
+            where = anomaly.user_frame()
+            anomaly.check_forward(self.name, raw, out, where)
         if record and _mode.enabled:
-            return Variable._wrap(out, self._record(args, raw, kwargs, out))  # type: ignore[arg-type]
+            node = self._record(args, raw, kwargs, out)  # type: ignore[arg-type]
+            node.trace = where
+            return Variable._wrap(out, node)
         return Variable._wrap(out, None)
 
     def _record(self, args: tuple[Any, ...], raw: list[Any], kwargs: dict[str, Any], out: torch.Tensor) -> Node:

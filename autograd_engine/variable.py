@@ -6,13 +6,14 @@ this module holds no derivative logic of its own.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import weakref
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
 
 from . import scope as scope_mod
-from .node import Node
+from .node import HookHandle, Node
 
 
 class Variable:
@@ -91,6 +92,31 @@ class Variable:
     ) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's `.grad` (see `autograd_engine.backward`)."""
         backward_mod.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
+
+    def register_hook(self, hook: Callable[[Variable], Variable | torch.Tensor | None]) -> HookHandle:
+        """Call `hook(grad)` when the gradient flowing into this Variable is complete; a returned value
+        replaces it (for everything downstream, and for `.grad` of a leaf). Returns a handle to remove it."""
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: this Variable does not require grad, so no gradient will flow into it")
+        node = self._grad_node()
+        if node.hooks is None:
+            node.hooks = []
+        node.hooks.append(hook)
+        return HookHandle(node.hooks, hook)
+
+    def retain_grad(self) -> None:
+        """Keep `.grad` for this non-leaf Variable too (leaves always get one)."""
+        if self.is_leaf or any(getattr(h, "retains_grad", False) for h in self._node.hooks or ()):  # type: ignore[union-attr]
+            return
+        ref = weakref.ref(self)
+
+        def retain(grad: Variable) -> None:
+            var = ref()
+            if var is not None:
+                backward_mod.accumulate_into(var, grad if grad.requires_grad else grad.data, grad.requires_grad)
+
+        retain.retains_grad = True  # type: ignore[attr-defined]
+        self.register_hook(retain)
 
     def detach(self) -> Variable:
         """A new leaf sharing this Variable's storage, outside any graph."""

@@ -115,7 +115,7 @@ def memory_rows(quick: bool) -> list[tuple[str, str, int]]:
     """(workload, variant, peak bytes), each measured in its own process."""
     cases = [
         ("train step, batch 64" if quick else "train step, batch 256", v, 64 if quick else 256)
-        for v in ("torch-same-graph", "torch-native", "engine-unfold", "engine-native")
+        for v in ("torch-same-graph", "torch-native", "engine-unfold", "engine-native", "engine-checkpointed")
     ]
     n = 10_000 if quick else 100_000
     cases += [(f"{n:,}-op chain", v, n) for v in ("torch-chain", "engine-chain")]

@@ -18,6 +18,7 @@ from . import workloads
 VARIANTS = {
     "engine-unfold": lambda arg: workloads.engine_train_step(arg, "unfold"),
     "engine-native": lambda arg: workloads.engine_train_step(arg, "native"),
+    "engine-checkpointed": lambda arg: workloads.engine_train_step(arg, "native", checkpointed=True),
     "torch-same-graph": lambda arg: workloads.torch_same_graph_step(arg),
     "torch-native": lambda arg: workloads.torch_native_step(arg),
     "engine-chain": lambda arg: workloads.engine_chain(arg),

@@ -19,7 +19,7 @@ Step = Callable[[], object]
 
 
 # --- the seed model, three ways --------------------------------------------------------------------
-def engine_train_step(batch: int, lowering: str, device: str = "cpu") -> Step:
+def engine_train_step(batch: int, lowering: str, device: str = "cpu", checkpointed: bool = False) -> Step:
     with nn.functional.use_conv_lowering(lowering):
         model = build("seed").to(device)
     for m in model.modules():
@@ -29,9 +29,20 @@ def engine_train_step(batch: int, lowering: str, device: str = "cpu") -> Step:
     x, y = torch.rand(batch, 3, 32, 32, device=device), torch.rand(batch, 3, 32, 32, device=device)
     loss_fn = nn.MSE()
 
+    layers = list(model)
+    down1, down2, decoder = nn.Sequential(*layers[:2]), nn.Sequential(*layers[2:4]), nn.Sequential(*layers[4:])
+
+    def forward(x: ag.Variable) -> ag.Variable:
+        if not checkpointed:
+            return model(x)
+        # the encoder's blocks keep only their inputs; they are recomputed last, once the decoder's
+        # backward has freed its memory (checkpointing the decoder too would not lower the peak, which
+        # is set by the transposed convolution's weight gradient)
+        return decoder(ag.checkpoint(down2, ag.checkpoint(down1, x)))
+
     def step() -> float:
         opt.zero_grad()
-        loss = loss_fn(model(ag.Variable(x)), y)
+        loss = loss_fn(forward(ag.Variable(x)), y)
         loss.backward()
         opt.step()
         return loss.item()

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
 
 from autograd_engine import Variable
+from autograd_engine.node import HookHandle
 from autograd_engine.scope import scope
+
+_hook_ids = itertools.count()
 
 
 class Parameter(Variable):
@@ -35,6 +39,7 @@ class Module:
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_label", None)
+        object.__setattr__(self, "_forward_hooks", {})
         self.training = True
 
     # --- registration ------------------------------------------------------------------------
@@ -79,7 +84,18 @@ class Module:
             [(a.shape, a.dtype, a.device) for a in args if isinstance(a, (Variable, torch.Tensor))],
         )
         with scope(self._label or type(self).__name__):
-            return self.forward(*args, **kwargs)
+            out = self.forward(*args, **kwargs)
+            for hook in list(self._forward_hooks.values()):
+                result = hook(self, args, out)
+                if result is not None:
+                    out = result
+            return out
+
+    def register_forward_hook(self, hook: Callable[[Module, tuple[Any, ...], Any], Any]) -> HookHandle:
+        """Call `hook(module, inputs, output)` after every forward; a returned value replaces the output."""
+        key = next(_hook_ids)
+        self._forward_hooks[key] = hook
+        return HookHandle(self._forward_hooks, key)
 
     def train(self, mode: bool = True) -> Module:
         for m in self.modules():

@@ -49,14 +49,15 @@ def test_second_backward_through_freed_graph_raises():
 
 def test_retain_graph_allows_second_backward_and_frees_afterwards():
     x = leaf(3)
-    y = (x.exp() * 3).sum()
+    h = x.exp()
+    m = h * 3
+    y = m.sum()
     y.backward(retain_graph=True)
+    assert m.node.saved_bytes() == 0 and h.node.saved_bytes() == 24 and h.node.parents == (x.node,)
     y.backward()
     torch.testing.assert_close(x.grad.data, 6 * x.data.exp())
-    node = y.node
-    while node.prim is not None:
-        assert node.freed and node.saved_tensors() == []
-        node = next(p for p in node.parents if p is not None)
+    for v in (h, m, y):
+        assert v.node.freed and v.node.saved_tensors() == [] and v.node.parents == ()
 
 
 def test_saved_tensors_are_only_what_vjps_need():
