@@ -35,7 +35,7 @@ def seed_model(lib: ModuleType, factor: int = 8, kernel: int = 3) -> Any:
     )
 
 
-def dncnn(lib: ModuleType, width: int = 48, depth: int = 8, kernel: int = 3) -> Any:
+def dncnn(lib: ModuleType, width: int = 32, depth: int = 6, kernel: int = 3) -> Any:
     """A DnCNN-style residual denoiser: full-resolution 3x3 convs predict the noise, out = x - noise."""
     p = kernel // 2
     layers = [lib.Conv2d(3, width, kernel, 1, p), lib.ReLU()]
