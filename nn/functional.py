@@ -66,10 +66,14 @@ def _check_input(layer: str, x: Any, weight: Any, channels: int, what: str = "in
             f"{layer}: expected {channels} input channels (weight shape {tuple(weight.shape)}), "
             f"got input of shape {tuple(x.shape)}"
         )
+    _check_placement(layer, x, weight)
+
+
+def _check_placement(layer: str, x: Any, weight: Any) -> None:
     if x.dtype != weight.dtype or x.device != weight.device:
         raise ValueError(
-            f"{layer}: input is {x.dtype} on {x.device} but the weight is {weight.dtype} on "
-            f"{weight.device}; move one with .to()"
+            f"{layer}: input is {x.dtype} on {x.device} but the weight is {weight.dtype} on {weight.device}; "
+            "move one with .to()"
         )
 
 
@@ -145,11 +149,12 @@ def conv_transpose2d(
 
 def linear(x: Any, weight: Any, bias: Any = None) -> Variable:
     """x @ weight.T + bias; weight (out, in) as in torch."""
-    if x.shape[-1] != weight.shape[1]:
+    if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
         raise ValueError(
             f"linear: expected input with last dim {weight.shape[1]} (weight shape "
             f"{tuple(weight.shape)}), got shape {tuple(x.shape)}"
         )
+    _check_placement("linear", x, weight)
     out = x @ ag.transpose(weight, 0, 1)
     return out if bias is None else out + bias
 

@@ -183,6 +183,11 @@ def test_custom_module_registers_parameters_and_children():
         ),
         (nn.TransposeConv2d(4, 3, 3), torch.ones(1, 3, 5, 5), r"conv_transpose2d: expected 4 input channels"),
         (nn.Linear(4, 3), torch.ones(2, 5), r"linear: expected input with last dim 4 .* got shape \(2, 5\)"),
+        (
+            nn.Linear(4, 3),
+            torch.ones(2, 4, dtype=torch.float64),
+            "linear: input is torch.float64 on cpu but the weight",
+        ),
     ],
 )
 def test_layers_reject_bad_input_with_clear_errors(layer, x, message):

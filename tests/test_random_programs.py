@@ -1,0 +1,147 @@
+"""Randomized differential testing: random programs, run by the engine and by torch.autograd.
+
+A program is a list of ops over a pool of values (inputs of broadcastable shapes, then each op's
+result); operands are drawn from the whole pool, so values are shared and reused. Each program is
+checked with `compare_with_torch`: values, first derivatives and second derivatives, in float64.
+A bounded number of programs runs by default; RANDOM_PROGRAMS=N runs N of them.
+"""
+
+from __future__ import annotations
+
+import os
+from types import SimpleNamespace
+
+import torch
+import torch.nn.functional as tnf
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import autograd_engine as ag
+
+from .oracles import compare_with_torch
+
+SHAPE = (2, 3)
+INPUT_SHAPES = [(2, 3), (1, 3), (3,), (2, 1)]
+IDX = torch.tensor([2, 0, 2])  # repeats: gradients must add up
+
+ENGINE = SimpleNamespace(
+    exp=ag.exp,
+    tanh=ag.tanh,
+    sigmoid=ag.sigmoid,
+    relu=ag.relu,
+    softplus=ag.softplus,
+    log=ag.log,
+    abs=ag.abs,
+    maximum=ag.maximum,
+    where=ag.where,
+    cat=ag.cat,
+    matmul=ag.matmul,
+    unfold=ag.unfold,
+    fold=ag.fold,
+    softmax=ag.softmax,
+    logsumexp=ag.logsumexp,
+    expand=lambda a: ag.expand(a, SHAPE),
+    reshape=ag.reshape,
+    T=lambda a: ag.transpose(a, 0, 1),
+    sum=lambda a, d: ag.sum(a, d, keepdim=True),
+    max=lambda a, d: ag.max(a, d, keepdim=True),
+    raw=lambda a: a.data,
+)
+TORCH = SimpleNamespace(
+    exp=torch.exp,
+    tanh=torch.tanh,
+    sigmoid=torch.sigmoid,
+    relu=torch.relu,
+    softplus=tnf.softplus,
+    log=torch.log,
+    abs=torch.abs,
+    maximum=torch.maximum,
+    where=torch.where,
+    cat=torch.cat,
+    matmul=torch.matmul,
+    unfold=tnf.unfold,
+    fold=tnf.fold,
+    softmax=torch.softmax,
+    logsumexp=lambda a, d: torch.logsumexp(a, d),
+    expand=lambda a: a.expand(SHAPE),
+    reshape=torch.reshape,
+    T=lambda a: a.T,
+    sum=lambda a, d: a.sum(d, keepdim=True),
+    max=lambda a, d: a.max(d, keepdim=True).values,
+    raw=lambda a: a.detach(),
+)
+
+# name -> (arity, op written once against either namespace F)
+OPS = {
+    "exp-tanh": (1, lambda F, a: F.exp(F.tanh(a))),
+    "sigmoid": (1, lambda F, a: F.sigmoid(a)),
+    "tanh": (1, lambda F, a: F.tanh(a)),
+    "relu": (1, lambda F, a: F.relu(a)),
+    "softplus": (1, lambda F, a: F.softplus(a)),
+    "log1p-square": (1, lambda F, a: F.log(1.0 + a * a)),
+    "abs": (1, lambda F, a: F.abs(a)),
+    "neg-square": (1, lambda F, a: -(a * a)),
+    "add": (2, lambda F, a, b: a + b),
+    "sub": (2, lambda F, a, b: a - b),
+    "mul": (2, lambda F, a, b: a * b),
+    "div": (2, lambda F, a, b: a / (1.5 + b * b)),
+    "pow": (2, lambda F, a, b: (1.0 + a * a) ** F.tanh(b)),
+    "maximum": (2, lambda F, a, b: F.maximum(a, b)),
+    "maximum-tie": (1, lambda F, a: F.maximum(a, a * 1.0)),
+    "where": (2, lambda F, a, b: F.where(F.raw(a) > 0, a, b)),
+    "sum-rows": (1, lambda F, a: F.sum(F.expand(a), 1)),
+    "max-cols": (1, lambda F, a: F.max(F.expand(a), 0)),
+    "max-tie": (1, lambda F, a: F.max(F.cat([F.expand(a), F.expand(a)], 0), 0)),
+    "softmax": (1, lambda F, a: F.softmax(F.expand(a), 1)),
+    "logsumexp": (1, lambda F, a: F.reshape(F.logsumexp(F.expand(a), 1), (2, 1))),
+    "index": (1, lambda F, a: F.expand(a)[:, IDX]),
+    "cat-slice": (2, lambda F, a, b: F.cat([F.expand(a), F.expand(b)], 0)[1:3]),
+    "matmul": (3, lambda F, a, b, c: F.matmul(F.matmul(F.expand(a), F.T(F.expand(b))), F.expand(c)) / 3.0),
+    "unfold-fold": (
+        1,
+        lambda F, a: F.reshape(F.fold(F.unfold(F.reshape(F.expand(a), (1, 1, 2, 3)), (1, 2)), (2, 3), (1, 2)), SHAPE),
+    ),
+}
+
+
+@st.composite
+def programs(draw):
+    n_inputs = draw(st.integers(1, 3))
+    shapes = [draw(st.sampled_from(INPUT_SHAPES)) for _ in range(n_inputs)]
+    steps = []
+    for k in range(draw(st.integers(1, 6))):
+        name = draw(st.sampled_from(sorted(OPS)))
+        operands = [draw(st.integers(0, n_inputs + k - 1)) for _ in range(OPS[name][0])]
+        steps.append((name, operands))
+    outputs = draw(st.lists(st.integers(0, n_inputs + len(steps) - 1), min_size=1, max_size=3))
+    return shapes, steps, outputs
+
+
+def run(F, steps, outputs, *inputs):
+    pool = list(inputs)
+    for name, operands in steps:
+        pool.append(OPS[name][1](F, *[pool[i] for i in operands]))
+    out = pool[outputs[0]]
+    for i in outputs[1:]:
+        out = out + pool[i]  # several results feed the output: shared subexpressions on every path
+    return out * 1.0
+
+
+@settings(
+    max_examples=int(os.environ.get("RANDOM_PROGRAMS", "40")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(program=programs(), seed=st.integers(0, 2**16))
+def test_random_programs_match_torch(program, seed):
+    shapes, steps, outputs = program
+    gen = torch.Generator().manual_seed(seed)
+    inputs = [torch.randn(s, dtype=torch.float64, generator=gen) for s in shapes]
+    compare_with_torch(
+        lambda *xs: run(ENGINE, steps, outputs, *xs),
+        lambda *xs: run(TORCH, steps, outputs, *xs),
+        inputs,
+        rtol=1e-9,
+        atol=1e-10,
+        seed=seed,
+    )
