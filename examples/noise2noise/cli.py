@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+import autograd_engine as ag
 import nn
 
 from . import baselines, data, models
@@ -106,8 +107,11 @@ def config_from(args: argparse.Namespace) -> TrainConfig:
 def cmd_train(args: argparse.Namespace) -> int:
     cfg = config_from(args)
     if args.graph:
-        for p in render_graph(cfg, Path(args.graph)):
-            print(f"wrote {p}")
+        try:
+            for p in render_graph(cfg, Path(args.graph)):
+                print(f"wrote {p}")
+        except ag.graph.GraphvizNotFoundError as e:  # a missing picture should not stop the training
+            print(f"warning: {e}", file=sys.stderr)
     trainer = Trainer(cfg, resume=args.resume)
     count = sum(p.numel() for p in trainer.backend.model.parameters())
     print(
@@ -206,6 +210,6 @@ def main(argv: list[str] | None = None) -> int:
     command = {"train": cmd_train, "evaluate": cmd_evaluate, "denoise": cmd_denoise, "graph": cmd_graph}
     try:
         return command[args.command](args)
-    except (data.DataError, FileNotFoundError, ValueError) as e:  # bad files and arguments: one clear line
+    except (data.DataError, FileNotFoundError, ValueError, ag.graph.GraphvizNotFoundError) as e:  # one clear line
         print(f"error: {e}", file=sys.stderr)
         return 1
