@@ -10,7 +10,8 @@ they run on Variables rebuilt around the saved tensors, so the gradients are dif
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import torch
@@ -87,6 +88,43 @@ def run(
     wanted = {} if targets is None else {n: None for n in targets}
     ready = [n for n in grads if n not in pending and (relevant is None or n in relevant)]
     check_anomaly = anomaly.is_anomaly_enabled()
+    _callbacks.stack.append([])
+    try:
+        _reverse(ready, grads, pending, wanted, accumulate, retain_graph, create_graph, check_anomaly)
+    finally:
+        queued = _callbacks.stack.pop()
+    for callback in queued:
+        callback()
+    return [wanted[n] for n in targets] if targets is not None else []
+
+
+class _Callbacks(threading.local):
+    def __init__(self) -> None:
+        self.stack: list[list[Callable[[], None]]] = []
+
+
+_callbacks = _Callbacks()
+
+
+def queue_callback(callback: Callable[[], None]) -> None:
+    """Run `callback()` once the reverse pass now running has finished (for hooks that need every
+    gradient of the pass, such as data-parallel gradient reduction)."""
+    if not _callbacks.stack:
+        raise RuntimeError("queue_callback: no backward pass is running in this thread")
+    _callbacks.stack[-1].append(callback)
+
+
+def _reverse(
+    ready: list[Node],
+    grads: dict[Node, Any],
+    pending: dict[Node, int],
+    wanted: dict[Node, Any],
+    accumulate: bool,
+    retain_graph: bool,
+    create_graph: bool,
+    check_anomaly: bool,
+) -> None:
+    """Process nodes in reverse topological order (Kahn's algorithm on the reversed graph)."""
     with set_grad_enabled(create_graph):
         while ready:
             node = ready.pop()
@@ -128,7 +166,6 @@ def run(
                     pending[parent] = left - 1
             if not retain_graph:
                 node.release()
-    return [wanted[n] for n in targets] if targets is not None else []
 
 
 def _seed(out: Variable, g: GradLike, create_graph: bool) -> Any:

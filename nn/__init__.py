@@ -1,6 +1,6 @@
 """nn: layers, losses and optimizers built only from autograd_engine ops (no backward methods)."""
 
-from . import functional, optim
+from . import functional, optim, parallel
 from .layers import (
     MSE,
     Conv2d,
@@ -33,6 +33,7 @@ __all__ = [
     "Tanh",
     "TransposeConv2d",
     "functional",
+    "parallel",
     "load",
     "optim",
     "save",

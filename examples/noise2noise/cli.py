@@ -106,6 +106,9 @@ def config_from(args: argparse.Namespace) -> TrainConfig:
 
 def cmd_train(args: argparse.Namespace) -> int:
     cfg = config_from(args)
+    distributed = nn.parallel.init_from_env()  # under torchrun: join the process group
+    if distributed and nn.parallel.rank() != 0:
+        args.graph = None  # only rank 0 writes files
     if args.graph:
         try:
             for p in render_graph(cfg, Path(args.graph)):
@@ -113,17 +116,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         except ag.graph.GraphvizNotFoundError as e:  # a missing picture should not stop the training
             print(f"warning: {e}", file=sys.stderr)
     trainer = Trainer(cfg, resume=args.resume)
-    count = sum(p.numel() for p in trainer.backend.model.parameters())
+    count = sum(p.numel() for p in trainer.backend.core.parameters())
     print(
         f"training {cfg.arch} ({count:,} parameters) on {len(trainer.train_data):,} pairs, {cfg.backend} backend, "
-        f"{trainer.device}; run folder {cfg.out}"
+        f"{trainer.device}" + (f", {trainer.world} processes" if trainer.world > 1 else "") + f"; run folder {cfg.out}"
     )
     try:
         history = trainer.run()
     except TrainingDivergedError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    if history:
+    if history and trainer.rank == 0:
         print(
             f"final validation PSNR {history[-1]['val_psnr']:.2f} dB after {history[-1]['epoch']} epochs; "
             f"metrics in {Path(cfg.out) / 'metrics.csv'}"
@@ -139,7 +142,7 @@ def load_checkpoint(path: str, device: torch.device) -> tuple[TrainConfig, objec
     backend = make_backend(
         TrainConfig.from_dict({**ckpt["config"], "device": str(device), "backend": "engine"}), device
     )
-    backend.model.load_state_dict(ckpt["model"])  # a torch-twin checkpoint has the same keys and layouts
+    backend.core.load_state_dict(ckpt["model"])  # a torch-twin checkpoint has the same keys and layouts
     return cfg, backend
 
 

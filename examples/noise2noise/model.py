@@ -36,7 +36,7 @@ class Model:
 
     @property
     def model(self) -> nn.Module:
-        return self.backend.model
+        return self.backend.core
 
     def load_pretrained_model(self) -> None:
         """Load the shipped checkpoint for this architecture (pretrained/<arch>.pt)."""

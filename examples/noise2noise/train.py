@@ -94,7 +94,7 @@ class EngineBackend:
     """The model on autograd_engine + nn."""
 
     def __init__(self, cfg: TrainConfig, device: torch.device) -> None:
-        self.model = models.build(cfg.arch, "engine", cfg.factor, cfg.kernel, cfg.seed).to(device)
+        self.model = self.core = models.build(cfg.arch, "engine", cfg.factor, cfg.kernel, cfg.seed).to(device)
         params = list(self.model.parameters())
         self.opt = nn.SGD(params, lr=cfg.lr) if cfg.optimizer == "sgd" else nn.Adam(params, lr=cfg.lr)
         self.l1 = Noise(cfg.noise, cfg.noise_level).loss == "l1" and cfg.target == "noisy"
@@ -109,14 +109,18 @@ class EngineBackend:
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         with ag.no_grad():
-            return self.model(ag.Variable(x)).data
+            return self.core(ag.Variable(x)).data
+
+    def distribute(self) -> None:
+        """Average gradients over the processes of the running torch.distributed group."""
+        self.model = nn.parallel.DistributedDataParallel(self.core)
 
 
 class TorchBackend(EngineBackend):
     """The torch.nn twin: same architecture, initialisation, data order and update rule."""
 
     def __init__(self, cfg: TrainConfig, device: torch.device) -> None:
-        self.model = models.build(cfg.arch, "torch", cfg.factor, cfg.kernel, cfg.seed).to(device)
+        self.model = self.core = models.build(cfg.arch, "torch", cfg.factor, cfg.kernel, cfg.seed).to(device)
         make = torch.optim.SGD if cfg.optimizer == "sgd" else torch.optim.Adam
         self.opt = make(self.model.parameters(), lr=cfg.lr)
         self.l1 = Noise(cfg.noise, cfg.noise_level).loss == "l1" and cfg.target == "noisy"
@@ -131,7 +135,10 @@ class TorchBackend(EngineBackend):
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            return self.model(x)
+            return self.core(x)
+
+    def distribute(self) -> None:
+        self.model = torch.nn.parallel.DistributedDataParallel(self.core)
 
 
 def make_backend(cfg: TrainConfig, device: torch.device) -> EngineBackend:
@@ -142,7 +149,7 @@ def make_backend(cfg: TrainConfig, device: torch.device) -> EngineBackend:
 
 def denoise(backend: EngineBackend, images: torch.Tensor, multiple: int, batch: int = 256) -> torch.Tensor:
     """Denoise uint8-range or 0..1 float images of any size (padded to `multiple`), result in 0..1."""
-    device = next(iter(backend.model.parameters())).device
+    device = next(iter(backend.core.parameters())).device
     h, w = images.shape[-2:]
     ph, pw = -h % multiple, -w % multiple
     outs = []
@@ -167,6 +174,11 @@ class Trainer:
         self.device = resolve_device(cfg.device)
         self.train_data, self.val_data = load_data(cfg)
         self.backend = make_backend(cfg, self.device)
+        self.rank, self.world = nn.parallel.rank(), nn.parallel.world_size()
+        if self.world > 1:
+            if cfg.batch_size % self.world:
+                raise ValueError(f"--batch-size {cfg.batch_size} must divide among {self.world} processes")
+            self.backend.distribute()
         self.multiple = models.size_multiple(cfg.arch)
         self.gen = torch.Generator().manual_seed(cfg.seed)
         self.history: list[dict[str, Any]] = []
@@ -185,7 +197,7 @@ class Trainer:
     def _state(self) -> dict[str, Any]:
         return dict(
             config=asdict(self.cfg),
-            model=self.backend.model.state_dict(),
+            model=self.backend.core.state_dict(),
             optimizer=self.backend.opt.state_dict(),
             epoch=self.epoch,
             step=self.step,
@@ -196,7 +208,8 @@ class Trainer:
         )
 
     def _save(self) -> None:
-        nn.save(self._state(), self.checkpoint_path)
+        if self.rank == 0:  # one writer; every rank can read it back to resume
+            nn.save(self._state(), self.checkpoint_path)
 
     def _restore(self) -> None:
         ckpt = nn.load(self.checkpoint_path)
@@ -220,7 +233,7 @@ class Trainer:
                     f"--resume: the checkpoint in {self.out} was trained with {name}="
                     f"{getattr(saved, name)!r}, not {getattr(self.cfg, name)!r}"
                 )
-        self.backend.model.load_state_dict(ckpt["model"])
+        self.backend.core.load_state_dict(ckpt["model"])
         self.backend.opt.load_state_dict(ckpt["optimizer"])
         self.epoch, self.step, self.loss_sum, self.seen = ckpt["epoch"], ckpt["step"], ckpt["loss_sum"], ckpt["seen"]
         self.history = ckpt["history"]
@@ -278,8 +291,9 @@ class Trainer:
         images = 0
         for step in bar:
             idx = perm[step * bs : (step + 1) * bs]
-            x = self.train_data.input[idx].to(self.device, torch.float32) / 255
-            y = self.train_data.target[idx].to(self.device, torch.float32) / 255
+            mine = idx.tensor_split(self.world)[self.rank]  # this process's share of the global batch
+            x = self.train_data.input[mine].to(self.device, torch.float32) / 255
+            y = self.train_data.target[mine].to(self.device, torch.float32) / 255
             loss = self.backend.train_step(x, y)
             if not math.isfinite(loss):
                 raise TrainingDivergedError(
@@ -287,7 +301,7 @@ class Trainer:
                     f"good checkpoint ({self._last_good()}) is kept in {self.checkpoint_path}; a lower --lr usually "
                     "helps"
                 )
-            self.step, self.loss_sum, self.seen = step + 1, self.loss_sum + loss * len(idx), self.seen + len(idx)
+            self.step, self.loss_sum, self.seen = step + 1, self.loss_sum + loss * len(mine), self.seen + len(mine)
             images += len(idx)
             bar.set_postfix(
                 loss=f"{self.loss_sum / self.seen:.5f}",
@@ -306,10 +320,15 @@ class Trainer:
         return f"epoch {self.history[-1]['epoch']}" if self.history else "none yet: no epoch finished"
 
     def _end_epoch(self, log: Callable[[str], None]) -> None:
-        val = self.validate()
+        loss_sum, seen = self.loss_sum, self.seen
+        if self.world > 1:  # the epoch's loss over every rank's share
+            totals = torch.tensor([loss_sum, float(seen)], dtype=torch.float64)
+            torch.distributed.all_reduce(totals)
+            loss_sum, seen = totals.tolist()
+        val = self.validate() if self.rank == 0 else math.nan
         row = dict(
             epoch=self.epoch + 1,
-            train_loss=self.loss_sum / max(self.seen, 1),
+            train_loss=loss_sum / max(seen, 1),
             val_psnr=val,
             seconds=round(self._epoch_seconds, 2),
             images_per_s=round(self._epoch_images / self._epoch_seconds, 1),
@@ -318,6 +337,8 @@ class Trainer:
         self.epoch, self.step, self.loss_sum, self.seen = self.epoch + 1, 0, 0.0, 0
         self.epoch_rng = self.gen.get_state()
         self._save()
+        if self.rank != 0:
+            return
         write_metrics(self.out, self.history)
         plot_metrics(self.out / "metrics.png", self.history)
         save_samples(self.out / "samples.png", self.val_data, self.predict_val(8))

@@ -1,0 +1,142 @@
+"""Data parallelism on torch.distributed (gloo on CPU, NCCL on CUDA), launched with `torchrun`.
+
+`DistributedDataParallel(module)` broadcasts the parameters from rank 0 when it wraps the module;
+after each backward it averages the gradients of all ranks, packed into a few flat buckets (one
+all-reduce per bucket, not per parameter). Any optimizer works, since `.grad` is simply the average.
+`no_sync()` skips the reduction, for gradient accumulation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from autograd_engine.backward import queue_callback
+
+from .module import Module, Parameter
+
+
+class DistributedError(RuntimeError):
+    """A collective failed: another rank stopped, or it did not answer within the timeout."""
+
+
+def init_from_env(timeout_s: float = 300.0) -> bool:
+    """Join the process group that `torchrun` describes in the environment (gloo on CPU, NCCL when
+    CUDA is available); False, doing nothing, when not launched that way."""
+    if "WORLD_SIZE" not in os.environ or int(os.environ["WORLD_SIZE"]) < 2:
+        return False
+    if not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout_s))
+    return True
+
+
+def rank() -> int:
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def world_size() -> int:
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def _collective(what: str, fn: Any, *args: Any, **kwargs: Any) -> None:
+    try:
+        fn(*args, **kwargs)
+    except RuntimeError as e:
+        raise DistributedError(
+            f"DistributedDataParallel: {what} failed on rank {rank()}: another rank stopped or "
+            f"did not answer before the timeout ({e})"
+        ) from e
+
+
+class DistributedDataParallel(Module):
+    """Wrap `module` so that every rank trains the same model on its own shard of each batch."""
+
+    def __init__(self, module: Module, bucket_cap_mb: float = 25.0, group: Any = None) -> None:
+        super().__init__()
+        if not (dist.is_available() and dist.is_initialized()):
+            raise RuntimeError(
+                "DistributedDataParallel needs an initialised process group: launch with torchrun and "
+                "call nn.parallel.init_from_env() (or torch.distributed.init_process_group) first"
+            )
+        self.module = module
+        self.group = group
+        self.sync = True
+        params = [p for p in module.parameters() if p.requires_grad]
+        cap = int(bucket_cap_mb * 2**20)
+        self.buckets: list[list[Parameter]] = []
+        for p in params:
+            key = (p.dtype, p.device)
+            last = self.buckets[-1] if self.buckets else None
+            if (
+                last is None
+                or (last[0].dtype, last[0].device) != key
+                or sum(q.data.nbytes for q in last) + p.data.nbytes > cap
+            ):
+                self.buckets.append([p])
+            else:
+                last.append(p)
+        for bucket in self.buckets:  # every rank starts from rank 0's parameters
+            flat = torch.cat([p.data.reshape(-1) for p in bucket])
+            _collective("broadcasting the parameters", dist.broadcast, flat, 0, group=group)
+            self._unflatten(flat, bucket, grads=False)
+        self._queued = False
+        for p in params:
+            p.register_hook(self._on_gradient)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        return self.module(*args, **kwargs)
+
+    @contextlib.contextmanager
+    def no_sync(self) -> Iterator[None]:
+        """Backward passes in this block only accumulate local gradients; the next one outside reduces."""
+        previous, self.sync = self.sync, False
+        try:
+            yield
+        finally:
+            self.sync = previous
+
+    def _on_gradient(self, grad: Any) -> None:
+        if self.sync and not self._queued:
+            self._queued = True
+            queue_callback(self.reduce_gradients)
+
+    def reduce_gradients(self) -> None:
+        """Average `.grad` over all ranks, one all-reduce per bucket (parameters without one count as 0)."""
+        self._queued = False
+        size = world_size()
+        for bucket in self.buckets:
+            flat = torch.cat(
+                [(p.grad.data if p.grad is not None else torch.zeros_like(p.data)).reshape(-1) for p in bucket]
+            )
+            _collective("averaging the gradients", dist.all_reduce, flat, group=self.group)
+            flat /= size
+            self._unflatten(flat, bucket, grads=True)
+
+    @staticmethod
+    def _unflatten(flat: torch.Tensor, bucket: list[Parameter], grads: bool) -> None:
+        from autograd_engine import Variable
+
+        offset = 0
+        for p in bucket:
+            part = flat[offset : offset + p.numel()].view_as(p.data)
+            offset += p.numel()
+            if not grads:
+                p.data.copy_(part)
+            elif p.grad is None:
+                p.grad = Variable(part.clone())
+            else:
+                p.grad.data.copy_(part)
+
+    def state_dict(self) -> Any:
+        """The wrapped module's state dict (keys without a 'module.' prefix)."""
+        return self.module.state_dict()
+
+    def load_state_dict(self, state_dict: dict[str, torch.Tensor], strict: bool = True) -> None:
+        self.module.load_state_dict(state_dict, strict)
