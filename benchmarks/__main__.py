@@ -22,7 +22,7 @@ import torch
 
 import autograd_engine as ag
 
-from . import workloads
+from . import distributed, workloads
 
 
 @dataclass
@@ -129,7 +129,7 @@ def memory_rows(quick: bool) -> list[tuple[str, str, int]]:
     return rows
 
 
-def report(groups: list[Group], memory: list[tuple[str, str, int]], rounds: int) -> str:
+def report(groups: list[Group], memory: list[tuple[str, str, int]], rounds: int, scaling: list[str]) -> str:
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else platform.processor() or platform.machine()
     lines = [
         "# Benchmarks",
@@ -163,6 +163,15 @@ def report(groups: list[Group], memory: list[tuple[str, str, int]], rounds: int)
     for workload, variant, peak in memory:
         base = next(p for w, v, p in memory if w == workload and v in ("torch-same-graph", "torch-chain"))
         lines.append(f"| {workload} | {variant} | {peak / 2**20:.1f} | {peak / base:.2f}x |")
+    if scaling:
+        lines += [
+            "",
+            "Data parallelism on this machine (`python -m benchmarks.distributed`, one thread per process):",
+            "",
+            "| workload | processes | images/s | speed-up | scaling efficiency |",
+            "|---|---|---:|---:|---:|",
+            *scaling,
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -177,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     rounds = args.rounds or (2 if args.quick else 7)
     groups = build_groups(args.quick)
     time_groups(groups, rounds)
-    text = report(groups, memory_rows(args.quick), rounds)
+    text = report(groups, memory_rows(args.quick), rounds, [] if args.quick else distributed.rows())
     print(text)
     if args.out:
         Path(args.out).write_text(text)
