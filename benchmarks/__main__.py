@@ -104,7 +104,7 @@ def build_groups(quick: bool) -> list[Group]:
         groups.append(
             Group(
                 "Hessian of an MLP loss, 1,008 parameters",
-                {"torch.func.hessian": workloads.torch_hessian(), "engine ag.hessian": workloads.engine_hessian()},
+                {"torch.func.hessian": workloads.hessian(False), "engine ag.hessian": workloads.hessian(True)},
                 baseline="torch.func.hessian",
             )
         )

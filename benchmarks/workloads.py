@@ -7,6 +7,8 @@ within one run of one process on one machine.
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
 
 import torch
 import torch.nn.functional as tnf
@@ -196,39 +198,25 @@ def mlp_params(seed: int = 0) -> dict[str, torch.Tensor]:
     }  # 1,008 parameters
 
 
-def _flat(params: dict[str, torch.Tensor]) -> torch.Tensor:
-    return torch.cat([p.reshape(-1) for p in params.values()])
-
-
-def _unflat(flat, like, reshape):  # noqa: ANN001, ANN202
-    out, i = {}, 0
-    for k, v in like.items():
-        out[k] = reshape(flat[i : i + v.numel()], tuple(v.shape))
+def _mlp_loss(lib: Any, flat: Any, params: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> Any:
+    """The MLP loss written once for both libraries (`lib` provides reshape, tanh and mse)."""
+    p, i = {}, 0
+    for k, v in params.items():
+        p[k] = lib.reshape(flat[i : i + v.numel()], tuple(v.shape))
         i += v.numel()
-    return out
+    h = lib.tanh(x @ p["w1"] + p["b1"])
+    return lib.mse(h @ p["w2"] + p["b2"], y)
 
 
-def engine_hessian() -> Step:
+TORCH_LIB = SimpleNamespace(reshape=torch.reshape, tanh=torch.tanh, mse=tnf.mse_loss)
+
+
+def hessian(engine: bool) -> Step:
+    """Hessian of the MLP loss in its 1,008 parameters: ag.hessian, or torch.func.hessian."""
     params = mlp_params()
-    x, y = torch.randn(32, 16), torch.randn(32, 8)
-
-    def loss(flat: ag.Variable) -> ag.Variable:
-        p = _unflat(flat, params, ag.reshape)
-        h = ag.tanh(x @ p["w1"] + p["b1"])
-        return ag.mse(h @ p["w2"] + p["b2"], y)
-
-    flat = _flat(params)
-    return lambda: ag.hessian(loss)(flat)
-
-
-def torch_hessian() -> Step:
-    params = mlp_params()
-    x, y = torch.randn(32, 16), torch.randn(32, 8)
-
-    def loss(flat: torch.Tensor) -> torch.Tensor:
-        p = _unflat(flat, params, torch.reshape)
-        h = torch.tanh(x @ p["w1"] + p["b1"])
-        return tnf.mse_loss(h @ p["w2"] + p["b2"], y)
-
-    flat = _flat(params)
-    return lambda: torch.func.hessian(loss)(flat)
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.randn(32, 16, generator=g), torch.randn(32, 8, generator=g)
+    flat = torch.cat([p.reshape(-1) for p in params.values()])
+    if engine:
+        return lambda: ag.hessian(lambda f: _mlp_loss(ag, f, params, x, y))(flat)
+    return lambda: torch.func.hessian(lambda f: _mlp_loss(TORCH_LIB, f, params, x, y))(flat)

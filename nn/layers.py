@@ -40,13 +40,31 @@ class Linear(Module):
 
 
 class _ConvNd(Module):
+    """What Conv2d and ConvTranspose2d share: geometry, lowering, and torch's initialisation (the fan-in
+    is the weight's dim 1 times the kernel area, for both layouts)."""
+
     def __init__(
-        self, weight_shape: tuple[int, ...], fan_in: int, out_channels: int, bias: bool, device: Any, dtype: Any
+        self,
+        weight_shape: tuple[int, int, int, int],
+        stride: IntPair,
+        padding: IntPair,
+        dilation: IntPair,
+        bias: bool,
+        lowering: str | None,
+        device: Any,
+        dtype: Any,
     ) -> None:
         super().__init__()
+        self.in_channels, self.out_channels = (
+            (weight_shape[1], weight_shape[0]) if isinstance(self, Conv2d) else weight_shape[:2]
+        )
+        self.kernel_size = tuple(weight_shape[2:])
+        self.stride, self.padding, self.dilation = pair(stride), pair(padding), pair(dilation)
+        self.lowering = F.check_lowering(lowering) if lowering is not None else None
+        fan_in = weight_shape[1] * weight_shape[2] * weight_shape[3]
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
         self.weight = _uniform(weight_shape, bound, device, dtype)
-        self.bias = _uniform((out_channels,), bound, device, dtype) if bias else None
+        self.bias = _uniform((self.out_channels,), bound, device, dtype) if bias else None
 
     def extra_repr(self) -> str:
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
@@ -80,11 +98,8 @@ class Conv2d(_ConvNd):
         device: Any = None,
         dtype: Any = None,
     ) -> None:
-        kh, kw = pair(kernel_size)
-        super().__init__((out_channels, in_channels, kh, kw), in_channels * kh * kw, out_channels, bias, device, dtype)
-        self.lowering = F.check_lowering(lowering) if lowering is not None else None
-        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, (kh, kw)
-        self.stride, self.padding, self.dilation = pair(stride), pair(padding), pair(dilation)
+        weight_shape = (out_channels, in_channels, *pair(kernel_size))
+        super().__init__(weight_shape, stride, padding, dilation, bias, lowering, device, dtype)
 
     def forward(self, x: Any) -> Any:
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.lowering)
@@ -111,11 +126,8 @@ class ConvTranspose2d(_ConvNd):
         device: Any = None,
         dtype: Any = None,
     ) -> None:
-        kh, kw = pair(kernel_size)
-        super().__init__((in_channels, out_channels, kh, kw), out_channels * kh * kw, out_channels, bias, device, dtype)
-        self.lowering = F.check_lowering(lowering) if lowering is not None else None
-        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, (kh, kw)
-        self.stride, self.padding, self.dilation = pair(stride), pair(padding), pair(dilation)
+        weight_shape = (in_channels, out_channels, *pair(kernel_size))
+        super().__init__(weight_shape, stride, padding, dilation, bias, lowering, device, dtype)
         self.output_padding = pair(output_padding)
 
     def forward(self, x: Any) -> Any:
