@@ -18,3 +18,27 @@ BLOCKS = [
 def test_code_block_runs(doc, index, code, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     exec(compile(code, f"{doc.name}[{index}]", "exec"), {"__name__": "__docs__"})
+
+
+def test_primitive_table_is_current(tmp_path):
+    import runpy
+    import sys
+
+    out = tmp_path / "primitives.md"
+    argv, sys.argv = sys.argv, ["make_primitives.py", str(out)]
+    try:
+        runpy.run_path(str(ROOT / "docs" / "make_primitives.py"), run_name="__main__")
+    finally:
+        sys.argv = argv
+    assert out.read_text() == (ROOT / "docs" / "primitives.md").read_text(), "run python docs/make_primitives.py"
+    import autograd_engine as ag
+
+    assert all(f"| `{name}` |" in out.read_text() for name in ag.PRIMITIVES)
+
+
+def test_python_m_autograd_engine_reports_the_installation():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "autograd_engine"], capture_output=True, text=True, check=True).stdout
+    assert "autograd-engine 0.1.0" in out and "device:" in out and "graph rendering" in out
