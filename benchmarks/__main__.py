@@ -129,7 +129,25 @@ def memory_rows(quick: bool) -> list[tuple[str, str, int]]:
     return rows
 
 
-def report(groups: list[Group], memory: list[tuple[str, str, int]], rounds: int, scaling: list[str]) -> str:
+def soak_rows() -> list[tuple[int, float]]:
+    """Resident memory during 1,000 training steps, in a fresh process."""
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.soak", "1000"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    return [(int(a), float(b)) for a, b in (line.split() for line in out.stdout.splitlines())]
+
+
+def report(
+    groups: list[Group],
+    memory: list[tuple[str, str, int]],
+    rounds: int,
+    scaling: list[str],
+    soak_rows: list[tuple[int, float]],
+) -> str:
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else platform.processor() or platform.machine()
     lines = [
         "# Benchmarks",
@@ -163,6 +181,15 @@ def report(groups: list[Group], memory: list[tuple[str, str, int]], rounds: int,
     for workload, variant, peak in memory:
         base = next(p for w, v, p in memory if w == workload and v in ("torch-same-graph", "torch-chain"))
         lines.append(f"| {workload} | {variant} | {peak / 2**20:.1f} | {peak / base:.2f}x |")
+    if soak_rows:
+        lines += [
+            "",
+            "Resident memory over 1,000 training steps of the seed model (batch 16, `python -m benchmarks.soak`):",
+            "",
+            "| step | resident MiB |",
+            "|---:|---:|",
+            *[f"| {step} | {mib:.1f} |" for step, mib in soak_rows],
+        ]
     if scaling:
         lines += [
             "",
@@ -186,7 +213,14 @@ def main(argv: list[str] | None = None) -> int:
     rounds = args.rounds or (2 if args.quick else 7)
     groups = build_groups(args.quick)
     time_groups(groups, rounds)
-    text = report(groups, memory_rows(args.quick), rounds, [] if args.quick else distributed.rows())
+    long_runs = not args.quick
+    text = report(
+        groups,
+        memory_rows(args.quick),
+        rounds,
+        distributed.rows() if long_runs else [],
+        soak_rows() if long_runs else [],
+    )
     print(text)
     if args.out:
         Path(args.out).write_text(text)
