@@ -76,32 +76,18 @@ def test_a_failing_rank_stops_the_others_with_a_clear_error(tmp_path):
 def test_the_noise2noise_cli_trains_under_torchrun(tmp_path):
     port = free_port()
     run = tmp_path / "run"
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node=2",
-        "--master_addr=127.0.0.1",
-        f"--master_port={port}",
-        "-m",
-        "examples.noise2noise",
-        "train",
-        "--epochs",
-        "1",
-        "--factor",
-        "2",
-        "--train-size",
-        "256",
-        "--val-size",
-        "32",
-        "--data-dir",
-        str(tmp_path / "cache"),
-        "--out",
-        str(run),
-    ]
-    result = subprocess.run(
-        command, cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"}
-    )
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1"]
+    train = ["-m", "examples.noise2noise", "train", "--factor", "2", "--train-size", "256", "--val-size", "32",
+             "--data-dir", str(tmp_path / "cache"), "--out", str(run)]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([*launcher, f"--master_port={port}", *train, "--epochs", "1"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300, env=env)  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     assert "2 processes" in result.stdout and "final validation PSNR" in result.stdout
     assert {"checkpoint.pt", "metrics.csv", "samples.png"} <= {p.name for p in run.iterdir()}
+    # --resume continues the same run to a second epoch, under the launcher too
+    result = subprocess.run([*launcher, f"--master_port={free_port()}", *train, "--epochs", "2", "--resume"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "epoch 2:" in result.stdout and "epoch 1:" not in result.stdout
+    assert len((run / "metrics.csv").read_text().splitlines()) == 3
