@@ -212,11 +212,20 @@ def _count_consumers(starts: Iterable[Node], relevant: set[Node] | None) -> dict
     stack = [n for n in starts if relevant is None or n in relevant]
     seen = set(stack)
     while stack:
-        for p in _parents(stack.pop(), relevant):
-            pending[p] = pending.get(p, 0) + 1
-            if p not in seen:
-                seen.add(p)
-                stack.append(p)
+        node = stack.pop()
+        if node.args is None and node.prim is not None:
+            _parents(node, relevant)  # raises GraphFreedError
+        for p in node.parents:
+            if p is None or (relevant is not None and p not in relevant):
+                continue
+            count = pending.get(p)
+            if count is None:
+                pending[p] = 1
+                if p not in seen:
+                    seen.add(p)
+                    stack.append(p)
+            else:
+                pending[p] = count + 1
     return pending
 
 

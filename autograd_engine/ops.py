@@ -26,7 +26,8 @@ Shaped = Any  # a torch.Tensor, a Variable or a Meta: anything with .shape
 # --- helpers the VJPs share -----------------------------------------------------------------------
 def unbroadcast(g: Any, x: Shaped) -> Any:
     """Sum `g` over the dimensions that broadcasting added to or stretched in `x`."""
-    return sum_to(g, x.shape)
+    shape = x.shape
+    return g if g.shape == shape else sum_to(g, shape)
 
 
 def sum_to(g: Any, shape: Sequence[int]) -> Any:

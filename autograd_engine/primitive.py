@@ -132,7 +132,7 @@ class Primitive:
             kwargs or _NO_KWARGS,
             out if keep_out else None,
             Meta(out),
-            scope_mod.current(),
+            scope_mod._scopes.path,
             tuple(versions),
         )
 
