@@ -36,7 +36,7 @@ class Primitive:
     in-place edits of what it does need are caught.
     """
 
-    __slots__ = ("name", "forward", "vjps", "saved_args", "saves_out", "needs")
+    __slots__ = ("name", "forward", "vjps", "saved_args", "saves_out", "needs", "plans")
 
     def __init__(self, forward: Callable[..., torch.Tensor], saves: str | dict[str, str] = "") -> None:
         self.name = forward.__name__
@@ -65,6 +65,7 @@ class Primitive:
             )
         self.needs = tuple(indices(specs.get(n, "")) for n in names) if specs else None
         self.saved_args, self.saves_out = indices(" ".join(specs.values()) if specs else saves)
+        self.plans: dict[int, tuple[Container[int], bool]] = {}  # what to keep, by which inputs need grad
 
     def defvjp(self, *vjps: VJP | None) -> Primitive:
         """One VJP per positional input (None where the input is not differentiable)."""
@@ -104,17 +105,19 @@ class Primitive:
         return Variable._wrap(out, None)
 
     def _record(self, args: tuple[Any, ...], raw: list[Any], kwargs: dict[str, Any], out: torch.Tensor) -> Node:
-        vjps, needs = self.vjps, self.needs
-        saved, keep_out = (self.saved_args, self.saves_out) if needs is None else ((), False)
+        vjps = self.vjps
         parents = []
+        grads = 0  # bit i set: input i requires grad
         for i, a in enumerate(args):
             if isinstance(a, Variable) and a._requires_grad and vjps[i] is not None:
                 parents.append(a._node or a._grad_node())
-                if needs is not None:  # keep only what the VJPs of inputs that require grad will read
-                    need, need_out = needs[i]
-                    saved, keep_out = need.union(saved), keep_out or need_out
+                grads |= 1 << i
             else:
                 parents.append(None)
+        plan = self.plans.get(grads)
+        if plan is None:
+            plan = self.plans[grads] = self._plan(grads)
+        saved, keep_out = plan
         versions = []
         for i, r in enumerate(raw):
             if isinstance(r, torch.Tensor):
@@ -135,6 +138,18 @@ class Primitive:
             scope_mod._scopes.path,
             tuple(versions),
         )
+
+    def _plan(self, grads: int) -> tuple[Container[int], bool]:
+        """What a node keeps when the inputs in bitmask `grads` require grad: only what their VJPs read."""
+        if self.needs is None:
+            return self.saved_args, self.saves_out
+        saved: set[int] = set()
+        keep_out = False
+        for i, (need, need_out) in enumerate(self.needs):
+            if grads >> i & 1:
+                saved |= need
+                keep_out = keep_out or need_out
+        return frozenset(saved), keep_out
 
     @property
     def doc(self) -> str:
