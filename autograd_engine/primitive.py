@@ -94,15 +94,15 @@ class Primitive:
             return out
         if out.requires_grad:  # a constant tensor tracked by torch autograd must not pull it in
             out = out.detach()
-        where = None
         if _mode.anomaly:
-            where = anomaly.user_frame()
-            anomaly.check_forward(self.name, raw, out, where)
+            anomaly.check_forward(self.name, raw, out, anomaly.user_frame())
+        result = object.__new__(Variable)  # Variable._wrap, inlined: this is the hottest path
+        result.data, result.grad, result.name = out, None, None
         if record and _mode.enabled:
-            node = self._record(args, raw, kwargs, out)  # type: ignore[arg-type]
-            node.trace = where
-            return Variable._wrap(out, node)
-        return Variable._wrap(out, None)
+            result._node, result._requires_grad = self._record(args, raw, kwargs, out), True  # type: ignore[arg-type]
+        else:
+            result._node, result._requires_grad = None, False
+        return result
 
     def _record(self, args: tuple[Any, ...], raw: list[Any], kwargs: dict[str, Any], out: torch.Tensor) -> Node:
         vjps = self.vjps
@@ -128,7 +128,7 @@ class Primitive:
                     raw[i] = node.meta if node is not None and node.prim is not None else Meta(r)
         if keep_out:
             versions.append(out._version)
-        return Node(
+        node = Node(
             self,
             tuple(parents),
             tuple(raw),
@@ -138,6 +138,9 @@ class Primitive:
             scope_mod._scopes.path,
             tuple(versions),
         )
+        if _mode.anomaly:
+            node.trace = anomaly.user_frame()
+        return node
 
     def _plan(self, grads: int) -> tuple[Container[int], bool]:
         """What a node keeps when the inputs in bitmask `grads` require grad: only what their VJPs read."""
