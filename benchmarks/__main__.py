@@ -199,6 +199,9 @@ def report(
             "|---|---|---:|---:|---:|",
             *scaling,
         ]
+    notes = Path(__file__).with_name("notes.md")
+    if notes.exists():  # the analysis that goes with the figures (kept by hand, next to this script)
+        lines += ["", notes.read_text().rstrip()]
     return "\n".join(lines) + "\n"
 
 

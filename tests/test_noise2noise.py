@@ -148,12 +148,13 @@ def test_harness_interface_end_to_end():
         Model(arch="nope")
 
 
-def test_pretrained_seed_model_denoises(tmp_path):
-    model = Model()
+@pytest.mark.parametrize("arch,gain", [("seed", 6.0), ("dncnn", 8.0)])
+def test_shipped_models_denoise_held_out_photos(tmp_path, arch, gain):
+    model = Model(arch=arch)
     model.load_pretrained_model()
     _, val = data.builtin_data(Noise(), tmp_path, 64, 200)  # validation crops of the held-out photos
     noisy, clean = val.input.float(), val.target.float()
-    assert psnr(model.predict(noisy) / 255, clean / 255) > psnr(noisy / 255, clean / 255) + 6
+    assert psnr(model.predict(noisy) / 255, clean / 255) > psnr(noisy / 255, clean / 255) + gain
 
 
 @pytest.mark.parametrize(
