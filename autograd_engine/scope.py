@@ -1,6 +1,7 @@
 """Module scopes: the path of the nn.Module that is running, recorded on every new graph node.
 
-`nn.Module.__call__` enters `scope(name)`; ops read `current()`. Nothing else in the engine knows modules.
+`nn.Module.__call__` enters `scope(name)`; recording an op reads the current path (`current()`).
+Nothing else in the engine knows modules.
 """
 
 from __future__ import annotations

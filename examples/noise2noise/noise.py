@@ -38,10 +38,6 @@ class Noise:
         """The paper's loss for this noise: L1 for text overlays (the median is the clean pixel), else L2."""
         return "l1" if self.kind == "text" else "l2"
 
-    @property
-    def tag(self) -> str:
-        return f"{self.kind}{self.level:g}"
-
     def apply(self, clean: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         """Noisy uint8 copy of `clean` (uint8, N x 3 x H x W)."""
         x = clean.to(torch.float32)
