@@ -127,10 +127,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if history and trainer.rank == 0:
-        print(
-            f"final validation PSNR {history[-1]['val_psnr']:.2f} dB after {history[-1]['epoch']} epochs; "
-            f"metrics in {Path(cfg.out) / 'metrics.csv'}"
-        )
+        last = history[-1]
+        epochs = f"{last['epoch']} epoch" + ("s" if last["epoch"] != 1 else "")
+        print(f"final validation PSNR {last['val_psnr']:.2f} dB after {epochs}; metrics in {Path(cfg.out)}/metrics.csv")
     return 0
 
 
