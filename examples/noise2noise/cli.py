@@ -57,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto", help="auto, cpu or cuda")
     t.add_argument(
+        "--schedule",
+        choices=["constant", "cosine"],
+        default="constant",
+        help="learning rate: constant (the seed recipe) or cosine decay to 0 over the run",
+    )
+    t.add_argument(
         "--target",
         choices=["noisy", "clean"],
         default="noisy",

@@ -52,6 +52,7 @@ class TrainConfig:
     val_data: str | None = None
     images: str | None = None
     out: str = "runs/n2n"
+    schedule: str = "constant"
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
@@ -227,6 +228,7 @@ class Trainer:
             "backend",
             "train_size",
             "val_size",
+            "schedule",
         ):
             if getattr(saved, name) != getattr(self.cfg, name):
                 raise ValueError(
@@ -294,6 +296,10 @@ class Trainer:
             mine = idx.tensor_split(self.world)[self.rank]  # this process's share of the global batch
             x = self.train_data.input[mine].to(self.device, torch.float32) / 255
             y = self.train_data.target[mine].to(self.device, torch.float32) / 255
+            if self.cfg.schedule == "cosine":  # from lr down to 0 over the whole run, per step
+                progress = (self.epoch * steps + step) / (self.cfg.epochs * steps)
+                for group in self.backend.opt.param_groups:
+                    group["lr"] = self.cfg.lr * 0.5 * (1 + math.cos(math.pi * progress))
             loss = self.backend.train_step(x, y)
             if not math.isfinite(loss):
                 raise TrainingDivergedError(
