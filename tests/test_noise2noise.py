@@ -254,3 +254,17 @@ def test_cli_reports_bad_data_files(tmp_path, capsys):
         ]
     )
     assert code == 1 and "missing.pkl: no such file" in capsys.readouterr().err
+
+
+def test_cosine_schedule_decays_to_zero_and_resumes_exactly(cfg, tmp_path):
+    cfg.schedule = "cosine"
+    trainer = Trainer(cfg)
+    trainer.run(log=lambda s: None)
+    lrs = [g["lr"] for g in trainer.backend.opt.param_groups]
+    assert all(0 <= lr < 0.02 * cfg.lr for lr in lrs)
+    full_state, _ = final_state(cfg)
+    cfg2 = TrainConfig(**{**cfg.__dict__, "out": str(tmp_path / "resumed")})
+    Trainer(cfg2, on_step=lambda t, e, s: t.request_stop() if (e, s) == (0, 5) else None).run(log=lambda s: None)
+    Trainer(cfg2, resume=True).run(log=lambda s: None)
+    state, _ = final_state(cfg2)
+    assert all(torch.equal(state[k], full_state[k]) for k in full_state)
