@@ -8,11 +8,15 @@ import sys
 import threading
 import weakref
 
+from pathlib import Path
+
 import pytest
 import torch
 
 import autograd_engine as ag
 import nn
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def r(*shape: int) -> torch.Tensor:
@@ -134,6 +138,7 @@ def test_checkpoint_lowers_peak_memory_on_the_seed_model():
     for variant in ("engine-native", "engine-checkpointed"):
         out = subprocess.run(
             [sys.executable, "-m", "benchmarks.memory", variant, "256"],
+            cwd=ROOT,
             capture_output=True,
             text=True,
             check=True,
@@ -239,6 +244,7 @@ print(rss() - start)
 """
     out = subprocess.run(
         [sys.executable, "-c", code],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
