@@ -70,8 +70,8 @@ def build_groups(quick: bool) -> list[Group]:
             Group(
                 f"seed-model train step, batch {b}",
                 {
-                    "torch autograd, same graph": workloads.torch_same_graph_step(b),
-                    "torch.nn native conv": workloads.torch_native_step(b),
+                    "torch autograd, same graph": workloads.torch_train_step(b, same_graph=True),
+                    "torch.nn native conv": workloads.torch_train_step(b, same_graph=False),
                     "engine, unfold lowering": workloads.engine_train_step(b, "unfold"),
                     "engine, native lowering": workloads.engine_train_step(b, "native"),
                 },

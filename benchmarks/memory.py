@@ -19,8 +19,8 @@ VARIANTS = {
     "engine-unfold": lambda arg: workloads.engine_train_step(arg, "unfold"),
     "engine-native": lambda arg: workloads.engine_train_step(arg, "native"),
     "engine-checkpointed": lambda arg: workloads.engine_train_step(arg, "native", checkpointed=True),
-    "torch-same-graph": lambda arg: workloads.torch_same_graph_step(arg),
-    "torch-native": lambda arg: workloads.torch_native_step(arg),
+    "torch-same-graph": lambda arg: workloads.torch_train_step(arg, same_graph=True),
+    "torch-native": lambda arg: workloads.torch_train_step(arg, same_graph=False),
     "engine-chain": lambda arg: workloads.engine_chain(arg),
     "torch-chain": lambda arg: workloads.torch_chain(arg),
 }

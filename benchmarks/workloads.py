@@ -68,37 +68,24 @@ def _fold_tconv(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, stride: int, 
     return tnf.fold(cols, size, k, padding=pad, stride=stride) + b.reshape(o, 1, 1)
 
 
-def torch_same_graph_step(batch: int, device: str = "cpu") -> Step:
-    """torch autograd over the same lowering (unfold + matmul, matmul + fold) as the engine's 'unfold'."""
+def torch_train_step(batch: int, same_graph: bool, device: str = "cpu") -> Step:
+    """torch.nn's seed model, or (same_graph) torch autograd over the engine's 'unfold' lowering."""
     model = build("seed", "torch").to(device)
-    w = [p for p in model.parameters()]
+    w = list(model.parameters())
     opt = torch.optim.SGD(w, lr=5.0)
     x, y = torch.rand(batch, 3, 32, 32, device=device), torch.rand(batch, 3, 32, 32, device=device)
 
-    def forward(x: torch.Tensor) -> torch.Tensor:
+    def unfolded(x: torch.Tensor) -> torch.Tensor:
         h = torch.relu(_unfold_conv(x, w[0], w[1], 2, 1))
         h = torch.relu(_unfold_conv(h, w[2], w[3], 2, 1))
         h = torch.relu(_fold_tconv(h, w[4], w[5], 2, 1, 1))
         return torch.sigmoid(_fold_tconv(h, w[6], w[7], 2, 1, 1))
 
+    forward = unfolded if same_graph else model
+
     def step() -> float:
         opt.zero_grad()
         loss = tnf.mse_loss(forward(x), y)
-        loss.backward()
-        opt.step()
-        return loss.item()
-
-    return step
-
-
-def torch_native_step(batch: int, device: str = "cpu") -> Step:
-    model = build("seed", "torch").to(device)
-    opt = torch.optim.SGD(model.parameters(), lr=5.0)
-    x, y = torch.rand(batch, 3, 32, 32, device=device), torch.rand(batch, 3, 32, 32, device=device)
-
-    def step() -> float:
-        opt.zero_grad()
-        loss = tnf.mse_loss(model(x), y)
         loss.backward()
         opt.step()
         return loss.item()
