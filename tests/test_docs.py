@@ -42,3 +42,19 @@ def test_python_m_autograd_engine_reports_the_installation():
 
     out = subprocess.run([sys.executable, "-m", "autograd_engine"], capture_output=True, text=True, check=True).stdout
     assert "autograd-engine 0.1.0" in out and "device:" in out and "graph rendering" in out
+
+
+def test_documentation_site_builds_without_warnings(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(tmp_path / "site")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    api = (tmp_path / "site" / "api" / "index.html").read_text()
+    assert "value_and_grad" in api and "DistributedDataParallel" in api and "register_hook" in api
