@@ -15,6 +15,8 @@ import torch
 from . import scope as scope_mod
 from .node import HookHandle, Node
 
+Scalar = float  # (the class below defines a `float` method, which would shadow the type in annotations)
+
 
 class Variable:
     """A tensor that can record the operations applied to it and be differentiated.
@@ -369,7 +371,7 @@ class Variable:
     def logsumexp(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Variable:
         return F.logsumexp(self, dim, keepdim)
 
-    def clamp(self, min: float | None = None, max: float | None = None) -> Variable:  # noqa: A002
+    def clamp(self, min: Scalar | None = None, max: Scalar | None = None) -> Variable:  # noqa: A002
         return F.clamp(self, min, max)
 
 

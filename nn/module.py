@@ -44,9 +44,9 @@ class Module:
 
     # --- registration ------------------------------------------------------------------------
     def __setattr__(self, name: str, value: Any) -> None:
-        params, modules = self.__dict__.get("_parameters"), self.__dict__.get("_modules")
-        if params is None:
+        if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
+        params, modules = self._parameters, self._modules
         for table in (params, modules, self.__dict__):
             table.pop(name, None)
         if isinstance(value, Parameter) or (value is None and name in ("bias", "weight")):
