@@ -253,9 +253,12 @@ print(rss() - start)
 
 
 # --- threads ----------------------------------------------------------------------------------------
-def train_small(seed: int, results: dict[int, list[float]]) -> None:
-    torch.manual_seed(seed)
-    model = nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 1)).to(torch.float64)
+def small_model(seed: int) -> nn.Module:
+    torch.manual_seed(seed)  # torch's global generator is shared by threads: build models before starting them
+    return nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 1)).to(torch.float64)
+
+
+def train_small(model: nn.Module, seed: int, results: dict[int, list[float]]) -> None:
     opt = nn.SGD(model.parameters(), lr=0.1)
     g = torch.Generator().manual_seed(seed)
     x, y = torch.randn(32, 4, generator=g, dtype=torch.float64), torch.randn(32, 1, generator=g, dtype=torch.float64)
@@ -273,10 +276,11 @@ def train_small(seed: int, results: dict[int, list[float]]) -> None:
 
 def test_two_threads_train_like_one_after_the_other():
     sequential: dict[int, list[float]] = {}
-    train_small(1, sequential)
-    train_small(2, sequential)
+    for seed in (1, 2):
+        train_small(small_model(seed), seed, sequential)
     threaded: dict[int, list[float]] = {}
-    threads = [threading.Thread(target=train_small, args=(s, threaded)) for s in (1, 2)]
+    models = {seed: small_model(seed) for seed in (1, 2)}
+    threads = [threading.Thread(target=train_small, args=(models[s], s, threaded)) for s in (1, 2)]
     for t in threads:
         t.start()
     for t in threads:
