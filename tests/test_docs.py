@@ -58,3 +58,21 @@ def test_documentation_site_builds_without_warnings(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     api = (tmp_path / "site" / "api" / "index.html").read_text()
     assert "value_and_grad" in api and "DistributedDataParallel" in api and "register_hook" in api
+
+
+def test_a_wheel_builds_with_both_packages(tmp_path):
+    import subprocess
+    import sys
+    import zipfile
+
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", ".", "--no-deps", "-q", "-w", str(tmp_path)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (wheel,) = tmp_path.glob("autograd_engine-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "autograd_engine/ops.py" in names and "nn/layers.py" in names and "nn/parallel.py" in names
+    assert any(n.endswith("licenses/LICENSE") or n.endswith("/LICENSE") for n in names)
