@@ -197,13 +197,12 @@ def _what(x: Any) -> str:
     return type(x).__name__
 
 
-def _parents(node: Node, relevant: set[Node] | None) -> Iterable[Node]:
+def _check_not_freed(node: Node) -> None:
     if node.prim is not None and node.args is None:
         raise GraphFreedError(
             f"backward: the graph through '{node.name}' (output shape {tuple(node.meta.shape)}) was already freed "
             "by an earlier backward; pass retain_graph=True to that first backward to go through it again"
         )
-    return (p for p in node.parents if p is not None and (relevant is None or p in relevant))
 
 
 def _count_consumers(starts: Iterable[Node], relevant: set[Node] | None) -> dict[Node, int]:
@@ -213,8 +212,7 @@ def _count_consumers(starts: Iterable[Node], relevant: set[Node] | None) -> dict
     seen = set(stack)
     while stack:
         node = stack.pop()
-        if node.args is None and node.prim is not None:
-            _parents(node, relevant)  # raises GraphFreedError
+        _check_not_freed(node)
         for p in node.parents:
             if p is None or (relevant is not None and p not in relevant):
                 continue
@@ -240,9 +238,10 @@ def _leading_to(starts: Iterable[Node], targets: set[Node]) -> set[Node]:
             if node in targets or any(p in leads for p in node.parents if p is not None):
                 leads.add(node)
         elif node not in entered:
+            _check_not_freed(node)
             entered.add(node)
             stack.append((node, True))
-            stack.extend((p, False) for p in _parents(node, None) if p not in entered)
+            stack.extend((p, False) for p in node.parents if p is not None and p not in entered)
     return leads
 
 
