@@ -52,8 +52,8 @@ def time_groups(groups: list[Group], rounds: int) -> None:
 
 
 def chain_backward_group(n: int) -> Group:
-    e_setup, e_run = workloads.engine_chain_backward(n)
-    t_setup, t_run = workloads.torch_chain_backward(n)
+    e_setup, e_run = workloads.chain_backward(n, engine=True)
+    t_setup, t_run = workloads.chain_backward(n, engine=False)
     return Group(
         f"backward of a {n:,}-op chain",
         {"torch autograd": t_run, "engine": e_run},
@@ -95,7 +95,7 @@ def build_groups(quick: bool) -> list[Group]:
     groups.append(
         Group(
             f"{n:,}-op chain on 16 elements, forward + backward",
-            {"torch autograd": workloads.torch_chain(n), "engine": workloads.engine_chain(n)},
+            {"torch autograd": workloads.chain(n, engine=False), "engine": workloads.chain(n, engine=True)},
             baseline="torch autograd",
         )
     )

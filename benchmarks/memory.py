@@ -21,8 +21,8 @@ VARIANTS = {
     "engine-checkpointed": lambda arg: workloads.engine_train_step(arg, "native", checkpointed=True),
     "torch-same-graph": lambda arg: workloads.torch_train_step(arg, same_graph=True),
     "torch-native": lambda arg: workloads.torch_train_step(arg, same_graph=False),
-    "engine-chain": lambda arg: workloads.engine_chain(arg),
-    "torch-chain": lambda arg: workloads.torch_chain(arg),
+    "engine-chain": lambda arg: workloads.chain(arg, engine=True),
+    "torch-chain": lambda arg: workloads.chain(arg, engine=False),
 }
 
 

@@ -119,59 +119,37 @@ def torch_inference(device: str = "cpu", size: int = 512) -> Step:
 
 
 # --- Python overhead: chains of tiny ops -----------------------------------------------------------
-def engine_chain(n: int) -> Step:
+def _chain(y: Any, n: int) -> Any:
+    """n tiny ops, alternately adding and scaling, written once for Variables and tensors."""
+    for i in range(n):
+        y = y * 1.0001 if i % 2 else y + 0.5
+    return y.sum()
+
+
+def _leaf(engine: bool, start: torch.Tensor) -> Any:
+    return ag.Variable(start, requires_grad=True) if engine else start.clone().requires_grad_()
+
+
+def chain(n: int, engine: bool) -> Step:
+    """Forward and backward of an n-op chain on 16 elements."""
     start = torch.randn(16)
 
     def run() -> object:
-        x = ag.Variable(start, requires_grad=True)
-        y = x
-        for i in range(n):
-            y = y * 1.0001 if i % 2 else y + 0.5
-        y.sum().backward()
+        x = _leaf(engine, start)
+        _chain(x, n).backward()
         return x.grad
 
     return run
 
 
-def torch_chain(n: int) -> Step:
-    start = torch.randn(16)
-
-    def run() -> object:
-        x = start.clone().requires_grad_()
-        y = x
-        for i in range(n):
-            y = y * 1.0001 if i % 2 else y + 0.5
-        y.sum().backward()
-        return x.grad
-
-    return run
-
-
-def engine_chain_backward(n: int) -> tuple[Callable[[], object], Callable[[], object]]:
+def chain_backward(n: int, engine: bool) -> tuple[Callable[[], object], Callable[[], object]]:
     """(setup, measured): the forward is built in setup, only backward is timed."""
-    state: dict[str, object] = {}
+    state: dict[str, Any] = {}
 
     def setup() -> None:
-        x = ag.Variable(torch.randn(16), requires_grad=True)
-        y = x
-        for i in range(n):
-            y = y * 1.0001 if i % 2 else y + 0.5
-        state["loss"] = y.sum()
+        state["loss"] = _chain(_leaf(engine, torch.randn(16)), n)
 
-    return setup, lambda: state["loss"].backward()  # type: ignore[union-attr]
-
-
-def torch_chain_backward(n: int) -> tuple[Callable[[], object], Callable[[], object]]:
-    state: dict[str, object] = {}
-
-    def setup() -> None:
-        x = torch.randn(16, requires_grad=True)
-        y = x
-        for i in range(n):
-            y = y * 1.0001 if i % 2 else y + 0.5
-        state["loss"] = y.sum()
-
-    return setup, lambda: state["loss"].backward()  # type: ignore[union-attr]
+    return setup, lambda: state["loss"].backward()
 
 
 # --- second order ----------------------------------------------------------------------------------
