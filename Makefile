@@ -4,6 +4,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 EPOCHS ?= 10
+# where torch 2.13.0 comes from: empty uses pip's configured indexes (the CPU build on the project's
+# machines); e.g. https://download.pytorch.org/whl/cu128 for a CUDA build, .../whl/cpu for the CPU one
+TORCH_INDEX ?=
 
 .PHONY: train test lint setup clean graphviz
 
@@ -13,6 +16,7 @@ $(STAMP): pyproject.toml requirements-dev.txt
 	@command -v dot >/dev/null || $(MAKE) --no-print-directory graphviz
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(if $(TORCH_INDEX),$(PY) -m pip install -q torch==2.13.0 --index-url $(TORCH_INDEX))
 	$(PY) -m pip install -q -r requirements-dev.txt
 	$(PY) -m pip install -q -e . --no-deps
 	touch $(STAMP)

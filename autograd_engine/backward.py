@@ -129,11 +129,13 @@ def _reverse(
         while ready:
             node = ready.pop()
             g = grads.pop(node)
+            prim = node.prim
+            if (prim is None or node in wanted) and g.device != node.meta.device:
+                g = g.to(node.meta.device)  # a CPU scalar used with CUDA tensors: its gradient lives on the CPU
             if node.hooks:
                 g = _run_hooks(node, g, create_graph)
             if node in wanted:
                 wanted[node] = g
-            prim = node.prim
             if prim is None:
                 if accumulate and node not in wanted:
                     _accumulate(node, g, create_graph)

@@ -64,6 +64,7 @@ checkpoint_call.defvjp_argnum(_recompute)
 def checkpoint(fn: Callable[..., Variable], *args: Any) -> Variable:
     """fn(*args), recomputed during backward instead of keeping its intermediates (less memory, one more
     forward). `fn` must return one Variable; backward(create_graph=True) through it is not supported."""
-    anchor = Variable(torch.empty(0), requires_grad=True)
+    device = next((a.device for a in args if isinstance(a, (Variable, torch.Tensor))), None)
+    anchor = Variable(torch.empty(0, device=device), requires_grad=True)
     wanted = [isinstance(a, Variable) and a.requires_grad for a in args]  # recompute gradients for these only
     return checkpoint_call(anchor, *args, fn=fn, cache={"requires_grad": wanted})

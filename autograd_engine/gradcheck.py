@@ -30,7 +30,7 @@ def numerical_jacobian(f: Callable[..., Any], inputs: Sequence[torch.Tensor], ep
             cols = [
                 (_nudged(f, inputs, j, k, eps) - _nudged(f, inputs, j, k, -eps)) / (2 * eps) for k in range(x.numel())
             ]
-            stacked = torch.stack(cols, dim=-1) if cols else torch.zeros(out_shape + (0,), dtype=x.dtype)
+            stacked = torch.stack(cols, dim=-1) if cols else x.new_zeros(out_shape + (0,))
             jacs.append(stacked.reshape(out_shape + tuple(x.shape)))
     return jacs
 
@@ -80,7 +80,7 @@ def gradgradcheck(f: Callable[..., Any], inputs: Sequence[Any], *, seed: int = 0
     xs = [_tensor(x).detach().to(torch.float64) for x in inputs]
     with no_grad():
         out = _tensor(f(*[Variable(x) for x in xs]))
-    v = torch.randn(out.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+    v = torch.randn(out.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(seed)).to(out.device)
 
     def first_derivatives(*args: Variable) -> Variable:
         grads = vjp(f, *args)[1](v)

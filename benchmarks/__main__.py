@@ -1,7 +1,8 @@
-"""Run the benchmarks: python -m benchmarks [--quick] [--out docs/benchmarks.md]
+"""Run the benchmarks: python -m benchmarks [--quick] [--device cuda] [--out docs/benchmarks.md]
 
 Each figure is a ratio to PyTorch measured in the same process, interleaved round by round
-(medians, with min and max), because the machines are shared and noisy.
+(medians, with min and max), because the machines are shared and noisy. On CUDA the train step and
+inference are timed, synchronising the device after each repetition.
 """
 
 from __future__ import annotations
@@ -37,16 +38,17 @@ class Group:
     times: dict[str, list[float]] = field(default_factory=dict)
 
 
-def time_groups(groups: list[Group], rounds: int) -> None:
+def time_groups(groups: list[Group], rounds: int, device: str = "cpu") -> None:
+    sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else lambda: None
     for r in range(rounds + 1):  # round 0 warms up and is not recorded
         for g in groups:
             for name, run in g.variants.items():
                 if name in g.setups:
                     g.setups[name]()
+                sync()
                 start = time.perf_counter()
                 run()
-                if torch.cuda.is_available():
-                    torch.cuda.synchronize()
+                sync()
                 if r:
                     g.times.setdefault(name, []).append(time.perf_counter() - start)
 
@@ -62,7 +64,8 @@ def chain_backward_group(n: int) -> Group:
     )
 
 
-def build_groups(quick: bool) -> list[Group]:
+def build_groups(quick: bool, device: str = "cpu") -> list[Group]:
+    """The timed workloads; on CUDA only the train step and inference (the rest measure Python)."""
     batches = [64] if quick else [64, 256]
     groups = []
     for b in batches:
@@ -70,10 +73,10 @@ def build_groups(quick: bool) -> list[Group]:
             Group(
                 f"seed-model train step, batch {b}",
                 {
-                    "torch autograd, same graph": workloads.torch_train_step(b, same_graph=True),
-                    "torch.nn native conv": workloads.torch_train_step(b, same_graph=False),
-                    "engine, unfold lowering": workloads.engine_train_step(b, "unfold"),
-                    "engine, native lowering": workloads.engine_train_step(b, "native"),
+                    "torch autograd, same graph": workloads.torch_train_step(b, same_graph=True, device=device),
+                    "torch.nn native conv": workloads.torch_train_step(b, same_graph=False, device=device),
+                    "engine, unfold lowering": workloads.engine_train_step(b, "unfold", device=device),
+                    "engine, native lowering": workloads.engine_train_step(b, "native", device=device),
                 },
                 baseline="torch autograd, same graph",
                 also="torch.nn native conv",
@@ -84,13 +87,15 @@ def build_groups(quick: bool) -> list[Group]:
         Group(
             f"inference, 1x3x{size}x{size}",
             {
-                "torch.nn native conv": workloads.torch_inference(size=size),
-                "engine, unfold lowering": workloads.engine_inference("unfold", size=size),
-                "engine, native lowering": workloads.engine_inference("native", size=size),
+                "torch.nn native conv": workloads.torch_inference(device, size=size),
+                "engine, unfold lowering": workloads.engine_inference("unfold", device, size=size),
+                "engine, native lowering": workloads.engine_inference("native", device, size=size),
             },
             baseline="torch.nn native conv",
         )
     )
+    if torch.device(device).type != "cpu":
+        return groups
     n = 200 if quick else 2_000
     groups.append(
         Group(
@@ -147,13 +152,15 @@ def report(
     rounds: int,
     scaling: list[str],
     soak_rows: list[tuple[int, float]],
+    device: str = "cpu",
 ) -> str:
-    device = torch.cuda.get_device_name() if torch.cuda.is_available() else platform.processor() or platform.machine()
+    on_cuda = torch.device(device).type == "cuda"
+    hardware = torch.cuda.get_device_name(device) if on_cuda else platform.processor() or platform.machine()
     lines = [
-        "# Benchmarks",
+        "# Benchmarks on CUDA" if on_cuda else "# Benchmarks",
         "",
         f"Measured {date.today().isoformat()} by `python -m benchmarks` on {platform.system()} {platform.machine()} "
-        f"({device}), Python {platform.python_version()}, torch {torch.__version__}, autograd-engine "
+        f"({hardware}), Python {platform.python_version()}, torch {torch.__version__}, autograd-engine "
         f"{ag.__version__}, {torch.get_num_threads()} thread(s), {rounds} interleaved rounds. Times are medians "
         "(min-max) in ms; ratios divide medians measured in the same run (lower is better for the engine).",
         "",
@@ -171,13 +178,14 @@ def report(
                 f"| {g.title} | {name} | {med * 1e3:.2f} | {min(ts) * 1e3:.2f}-{max(ts) * 1e3:.2f} | "
                 f"{ratio} | {native} |"
             )
-    lines += [
-        "",
-        "Peak memory added by one repetition (each in a fresh process; Linux peak RSS):",
-        "",
-        "| workload | variant | peak MiB | ratio to torch autograd, same graph |",
-        "|---|---|---:|---:|",
-    ]
+    if memory:
+        lines += [
+            "",
+            "Peak memory added by one repetition (each in a fresh process; Linux peak RSS):",
+            "",
+            "| workload | variant | peak MiB | ratio to torch autograd, same graph |",
+            "|---|---|---:|---:|",
+        ]
     for workload, variant, peak in memory:
         base = next(p for w, v, p in memory if w == workload and v in ("torch-same-graph", "torch-chain"))
         lines.append(f"| {workload} | {variant} | {peak / 2**20:.1f} | {peak / base:.2f}x |")
@@ -199,7 +207,7 @@ def report(
             "|---|---|---:|---:|---:|",
             *scaling,
         ]
-    notes = Path(__file__).with_name("notes.md")
+    notes = Path(__file__).with_name("notes-cuda.md" if on_cuda else "notes.md")
     if notes.exists():  # the analysis that goes with the figures (kept by hand, next to this script)
         lines += ["", notes.read_text().rstrip()]
     return "\n".join(lines) + "\n"
@@ -210,19 +218,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes and few rounds (what the tests run)")
     parser.add_argument("--rounds", type=int, help="interleaved rounds (default 7, quick 2)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda: the train step and inference there")
     parser.add_argument("--out", help="also write the markdown report here (e.g. docs/benchmarks.md)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     rounds = args.rounds or (2 if args.quick else 7)
-    groups = build_groups(args.quick)
-    time_groups(groups, rounds)
-    long_runs = not args.quick
+    on_cpu = torch.device(args.device).type == "cpu"
+    if not on_cpu and not torch.cuda.is_available():
+        parser.error(f"--device {args.device}: no CUDA device is available here")
+    groups = build_groups(args.quick, args.device)
+    time_groups(groups, rounds, args.device)
+    long_runs = on_cpu and not args.quick
     text = report(
         groups,
-        memory_rows(args.quick),
+        memory_rows(args.quick) if on_cpu else [],
         rounds,
         distributed.rows() if long_runs else [],
         soak_rows() if long_runs else [],
+        args.device,
     )
     print(text)
     if args.out:

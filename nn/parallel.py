@@ -26,15 +26,35 @@ class DistributedError(RuntimeError):
     """A collective failed: another rank stopped, or it did not answer within the timeout."""
 
 
-def init_from_env(timeout_s: float = 300.0) -> bool:
-    """Join the process group that `torchrun` describes in the environment (gloo on CPU, NCCL when
-    CUDA is available); False, doing nothing, when not launched that way."""
+def init_from_env(timeout_s: float = 300.0, backend: str | None = None) -> bool:
+    """Join the process group that `torchrun` describes in the environment; False, doing nothing, when
+    not launched that way. `backend` defaults to NCCL when CUDA is available and gloo otherwise; pass
+    "gloo" for processes that train on the CPU of a machine that has GPUs."""
     if "WORLD_SIZE" not in os.environ or int(os.environ["WORLD_SIZE"]) < 2:
         return False
     if not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        backend = backend or ("nccl" if torch.cuda.is_available() else "gloo")
         dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout_s))
     return True
+
+
+def local_device(name: str = "auto") -> torch.device:
+    """The device this process trains on: "auto" is CUDA when available, else the CPU; under torchrun
+    a plain "cuda" is this process's own GPU, cuda:LOCAL_RANK (one GPU per process, as NCCL needs)."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r}: no CUDA device is available here; use cpu or auto")
+    if name != "cuda" or "LOCAL_RANK" not in os.environ:
+        return torch.device(name)
+    local, count = int(os.environ["LOCAL_RANK"]), torch.cuda.device_count()
+    if local >= count:
+        raise ValueError(
+            f"device 'cuda': process {local} on this host has no GPU of its own ({count} GPU(s)); start at "
+            f"most {count} process(es) per host (torchrun --nproc_per_node={count}) or train on the CPU"
+        )
+    torch.cuda.set_device(local)
+    return torch.device("cuda", local)
 
 
 def rank() -> int:

@@ -54,7 +54,10 @@ def compare_with_torch(
 
     ws = [torch.randn(x.shape, dtype=x.dtype, generator=gen).to(x.device) for x in diff_t]
     s_t = sum((g * w).sum() for g, w in zip(g_t, ws) if g is not None and g.requires_grad)
-    s_e = sum(((g * w).sum() for g, w in zip(g_e, ws) if g.requires_grad), ag.Variable(torch.zeros((), dtype=v.dtype)))
+    s_e = sum(
+        ((g * w).sum() for g, w in zip(g_e, ws) if g.requires_grad),
+        ag.Variable(torch.zeros((), dtype=v.dtype, device=v.device)),
+    )
     h_t = torch.autograd.grad(s_t, diff_t, allow_unused=True) if isinstance(s_t, torch.Tensor) else [None] * len(ws)
     h_e = ag.gradients(s_e, diff_e) if s_e.requires_grad else [torch.zeros_like(x.data) for x in diff_e]
     for a, b, x in zip(h_e, h_t, diff_t):

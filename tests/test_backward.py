@@ -24,8 +24,8 @@ def test_gradients_accumulate_like_torch(device):
     assert x.grad.device == x.device
 
 
-def test_value_used_twice_and_shared_subexpression():
-    x = leaf(4)
+def test_value_used_twice_and_shared_subexpression(device):
+    x = leaf(4, device=device)
     h = x.exp()
     y = (h * h + h).sum()
     y.backward()
@@ -47,8 +47,8 @@ def test_second_backward_through_freed_graph_raises():
         y.backward()
 
 
-def test_retain_graph_allows_second_backward_and_frees_afterwards():
-    x = leaf(3)
+def test_retain_graph_allows_second_backward_and_frees_afterwards(device):
+    x = leaf(3, device=device)
     h = x.exp()
     m = h * 3
     y = m.sum()
@@ -95,14 +95,26 @@ def test_mixed_devices_name_the_devices():
         leaf(2) + ag.Variable(torch.ones(2, dtype=torch.float64, device="meta"))
 
 
-def test_inplace_modification_of_saved_tensor_is_caught():
-    x = leaf(3)
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cpu_scalar_with_cuda_tensor_gets_its_gradient_on_the_cpu():
+    s = ag.Variable(torch.tensor(2.0, dtype=torch.float64), requires_grad=True)  # torch lets a 0-dim CPU
+    x = leaf(3, device="cuda")  # tensor meet CUDA tensors
+    (s * x).sum().backward()
+    assert s.grad.device.type == "cpu" and x.grad.device.type == "cuda"
+    torch.testing.assert_close(s.grad.data, x.data.sum().cpu())
+    torch.testing.assert_close(x.grad.data, s.data.expand(3).cuda())
+    with pytest.raises(RuntimeError, match=r"add: .*on cpu.*on cuda"):
+        leaf(2) + leaf(2, device="cuda")
+
+
+def test_inplace_modification_of_saved_tensor_is_caught(device):
+    x = leaf(3, device=device)
     y = x.exp()
     loss = y.sum()
     y.data.mul_(2)
     with pytest.raises(ag.InplaceModificationError, match=r"exp: a tensor of shape \(3,\) saved for backward"):
         loss.backward()
-    w, v = leaf(3), leaf(3)
+    w, v = leaf(3, device=device), leaf(3, device=device)
     loss = (w * v).sum()  # v's gradient needs w
     w.data.add_(1)
     with pytest.raises(ag.InplaceModificationError, match="mul"):
@@ -157,8 +169,8 @@ def test_long_chain_has_no_recursion_limit():
     torch.testing.assert_close(x.grad.data, (torch.tensor([1.0000001], dtype=torch.float64) ** 100_000))
 
 
-def test_create_graph_gives_differentiable_gradients():
-    x = leaf(3)
+def test_create_graph_gives_differentiable_gradients(device):
+    x = leaf(3, device=device)
     (x**3).sum().backward(create_graph=True)
     g = x.grad
     assert g.requires_grad
@@ -166,9 +178,9 @@ def test_create_graph_gives_differentiable_gradients():
     torch.testing.assert_close(gx, 6 * x.data)
 
 
-def test_no_result_carries_torch_autograd_state():
-    x = leaf(3, 4)
-    tracked = torch.randn(4, dtype=torch.float64, requires_grad=True)
+def test_no_result_carries_torch_autograd_state(device):
+    x = leaf(3, 4, device=device)
+    tracked = torch.randn(4, dtype=torch.float64, device=device, requires_grad=True)
     y = ag.softmax(x * tracked, 1).sum()
     y.backward(create_graph=True)
     assert_no_torch_graph(y, x.grad)

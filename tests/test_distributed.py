@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
+import nn
+
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed is not available")
 
@@ -78,7 +80,7 @@ def test_the_noise2noise_cli_trains_under_torchrun(tmp_path):
     run = tmp_path / "run"
     launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1"]
     train = ["-m", "examples.noise2noise", "train", "--factor", "2", "--train-size", "256", "--val-size", "32",
-             "--data-dir", str(tmp_path / "cache"), "--out", str(run)]  # fmt: skip
+             "--data-dir", str(tmp_path / "cache"), "--out", str(run), "--device", "cpu"]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run([*launcher, f"--master_port={port}", *train, "--epochs", "1"], cwd=ROOT,
                             capture_output=True, text=True, timeout=300, env=env)  # fmt: skip
@@ -91,3 +93,23 @@ def test_the_noise2noise_cli_trains_under_torchrun(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "epoch 2:" in result.stdout and "epoch 1:" not in result.stdout
     assert len((run / "metrics.csv").read_text().splitlines()) == 3
+
+
+def test_each_process_trains_on_its_own_gpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda index: None)
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert nn.parallel.local_device("cuda") == torch.device("cuda", 1)
+    assert nn.parallel.local_device("auto") == torch.device("cuda", 1)
+    assert (
+        nn.parallel.local_device("cuda:0") == torch.device("cuda", 0) and nn.parallel.local_device("cpu").type == "cpu"
+    )
+    monkeypatch.setenv("LOCAL_RANK", "2")
+    with pytest.raises(
+        ValueError, match=r"process 2 on this host has no GPU of its own \(2 GPU\(s\)\).*nproc_per_node=2"
+    ):
+        nn.parallel.local_device("auto")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="no CUDA device is available here"):
+        nn.parallel.local_device("cuda")

@@ -74,45 +74,45 @@ def test_grad_of_constant_function_is_zero():
     torch.testing.assert_close(ag.grad(lambda v: torch.tensor(1.0))(r(3)), torch.zeros(3, dtype=torch.float64))
 
 
-def test_nested_grad_and_perturbation_confusion():
+def test_nested_grad_and_perturbation_confusion(device):
     f = lambda x: (x.sin() if isinstance(x, torch.Tensor) else ag.sigmoid(x)).sum()  # noqa: E731
-    d2 = ag.grad(ag.grad(f))(torch.tensor(0.7, dtype=torch.float64))
-    s = torch.sigmoid(torch.tensor(0.7, dtype=torch.float64))
+    d2 = ag.grad(ag.grad(f))(torch.tensor(0.7, dtype=torch.float64, device=device))
+    s = torch.sigmoid(torch.tensor(0.7, dtype=torch.float64, device=device))
     torch.testing.assert_close(d2, s * (1 - s) * (1 - 2 * s))
 
     # d/dx [ d/dy (x * y) at y = x ] = d/dx x = 1: the inner level must not see the outer x as its own
-    g = ag.grad(lambda x: ag.grad(lambda y: (x * y).sum())(x).sum())(torch.tensor(3.0, dtype=torch.float64))
-    torch.testing.assert_close(g, torch.tensor(1.0, dtype=torch.float64))
+    g = ag.grad(lambda x: ag.grad(lambda y: (x * y).sum())(x).sum())(torch.tensor(3.0, device=device))
+    torch.testing.assert_close(g, torch.tensor(1.0, device=device))
 
 
-def test_vjp_matches_torch_func():
+def test_vjp_matches_torch_func(device):
     f = lambda a, b: ag.softmax(a @ b, 1)  # noqa: E731
-    a, b = r(3, 4), r(4, 5)
+    a, b = r(3, 4).to(device), r(4, 5).to(device)
     out, vjp_fn = ag.vjp(f, a, b)
     t_out, t_vjp = torch.func.vjp(lambda a, b: torch.softmax(a @ b, 1), a, b)
     torch.testing.assert_close(out, t_out)
-    v = r(3, 5)
+    v = r(3, 5).to(device)
     for mine, theirs in zip(vjp_fn(v), t_vjp(v)):
         torch.testing.assert_close(mine, theirs)
     for mine, theirs in zip(vjp_fn(2 * v), t_vjp(2 * v)):  # callable again: the graph is kept
         torch.testing.assert_close(mine, theirs)
 
 
-def test_jacobian_matches_jacrev():
+def test_jacobian_matches_jacrev(device):
     f = lambda x, y: ag.tanh(x[:, None] * y).sum(0)  # noqa: E731
-    x, y = r(3), r(3, 4)
+    x, y = r(3).to(device), r(3, 4).to(device)
     jx, jy = ag.jacobian(f, argnums=(0, 1))(x, y)
     tx, ty = torch.func.jacrev(lambda x, y: torch.tanh(x[:, None] * y).sum(0), argnums=(0, 1))(x, y)
     torch.testing.assert_close(jx, tx)
     torch.testing.assert_close(jy, ty)
 
 
-def test_hessian_matches_torch_func():
-    x = r(4, 3)
-    h = ag.hessian(lambda p: mlp_loss(p, x))(PARAMS)
-    th = torch.func.hessian(lambda p: torch_mlp_loss(p, x))(PARAMS)
-    for a in PARAMS:
-        for b in PARAMS:
+def test_hessian_matches_torch_func(device):
+    x, params = r(4, 3).to(device), {k: v.to(device) for k, v in PARAMS.items()}
+    h = ag.hessian(lambda p: mlp_loss(p, x))(params)
+    th = torch.func.hessian(lambda p: torch_mlp_loss(p, x))(params)
+    for a in params:
+        for b in params:
             torch.testing.assert_close(h[a][b], th[a][b])
 
 

@@ -28,16 +28,16 @@ def by_op(graph: nx.DiGraph) -> dict[str, list[int]]:
     return ops
 
 
-def small_graph():
-    x = ag.Variable(torch.ones(2, 3), requires_grad=True, name="x")
-    w = ag.Variable(torch.full((3,), 2.0), requires_grad=True)
+def small_graph(device: str = "cpu"):
+    x = ag.Variable(torch.ones(2, 3, device=device), requires_grad=True, name="x")
+    w = ag.Variable(torch.full((3,), 2.0, device=device), requires_grad=True)
     y = x * w  # broadcasting (2, 3) * (3,)
     z = y + y  # a value used twice
     return x, w, y, z, z.sum()
 
 
-def test_small_graph_nodes_edges_and_attributes():
-    x, w, y, z, out = small_graph()
+def test_small_graph_nodes_edges_and_attributes(device):
+    x, w, y, z, out = small_graph(device)
     g = ag.graph.to_networkx(out, params={"w": w})
     ops = by_op(g)
     assert sorted(ops) == ["add", "leaf", "mul", "param", "sum"] and all(len(v) == 1 for v in ops.values())
@@ -50,7 +50,7 @@ def test_small_graph_nodes_edges_and_attributes():
     assert a[mul]["shape"] == (2, 3) and a[mul]["saved_bytes"] == (6 + 3) * 4  # mul keeps both inputs
     assert a[add]["saved_bytes"] == 0 and a[total]["shape"] == () and a[total]["output"]
     assert not any(a[n]["output"] for n in (leaf, param, mul, add))
-    assert {a[n]["dtype"] for n in g} == {"float32"} and {a[n]["device"] for n in g} == {"cpu"}
+    assert {a[n]["dtype"] for n in g} == {"float32"} and {a[n]["device"] for n in g} == {str(x.device)}
     assert a[mul]["scope"] == ""
 
 

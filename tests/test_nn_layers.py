@@ -40,11 +40,11 @@ CONV_GRID = list(itertools.product([1, 2], [0, 1, 2], [1, 2], [1, 3, (2, 3)], [T
 
 @pytest.mark.parametrize("lowering", nn.functional.LOWERINGS)
 @pytest.mark.parametrize("stride,padding,dilation,kernel,bias,batch", CONV_GRID)
-def test_conv2d_matches_torch(stride, padding, dilation, kernel, bias, batch, lowering):
+def test_conv2d_matches_torch(stride, padding, dilation, kernel, bias, batch, lowering, device):
     torch.manual_seed(0)
     theirs = torch.nn.Conv2d(3, 4, kernel, stride, padding, dilation, bias=bias)
     ours = nn.Conv2d(3, 4, kernel, stride, padding, dilation, bias=bias, lowering=lowering)
-    run_both(ours, theirs, torch.randn(batch, 3, 7, 8))
+    run_both(ours, theirs, torch.randn(batch, 3, 7, 8), device)
 
 
 TRANSPOSE_GRID = [
@@ -56,32 +56,34 @@ TRANSPOSE_GRID = [
 
 @pytest.mark.parametrize("lowering", nn.functional.LOWERINGS)
 @pytest.mark.parametrize("stride,padding,output_padding,dilation,kernel,bias,batch", TRANSPOSE_GRID)
-def test_conv_transpose2d_matches_torch(stride, padding, output_padding, dilation, kernel, bias, batch, lowering):
+def test_conv_transpose2d_matches_torch(
+    stride, padding, output_padding, dilation, kernel, bias, batch, lowering, device
+):
     torch.manual_seed(0)
     theirs = torch.nn.ConvTranspose2d(4, 3, kernel, stride, padding, output_padding, bias=bias, dilation=dilation)
     ours = nn.TransposeConv2d(
         4, 3, kernel, stride, padding, output_padding, bias=bias, dilation=dilation, lowering=lowering
     )
-    run_both(ours, theirs, torch.randn(batch, 4, 5, 6))
+    run_both(ours, theirs, torch.randn(batch, 4, 5, 6), device)
 
 
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("shape", [(5, 4), (2, 3, 4), (4,)])
-def test_linear_matches_torch(bias, shape):
+def test_linear_matches_torch(bias, shape, device):
     torch.manual_seed(0)
-    run_both(nn.Linear(4, 3, bias=bias), torch.nn.Linear(4, 3, bias=bias), torch.randn(shape))
+    run_both(nn.Linear(4, 3, bias=bias), torch.nn.Linear(4, 3, bias=bias), torch.randn(shape), device)
 
 
 @pytest.mark.parametrize(
     "ours,theirs", [(nn.ReLU(), torch.nn.ReLU()), (nn.Sigmoid(), torch.nn.Sigmoid()), (nn.Tanh(), torch.nn.Tanh())]
 )
-def test_activations_match_torch(ours, theirs):
-    run_both(ours, theirs, torch.randn(2, 3, 4, 5) * 3)
+def test_activations_match_torch(ours, theirs, device):
+    run_both(ours, theirs, torch.randn(2, 3, 4, 5) * 3, device)
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
-def test_mse_matches_torch(reduction):
-    a, b = torch.randn(4, 3, 5, 5, dtype=torch.float64), torch.randn(4, 3, 5, 5, dtype=torch.float64)
+def test_mse_matches_torch(reduction, device):
+    a, b = (torch.randn(4, 3, 5, 5, dtype=torch.float64, device=device) for _ in range(2))
     at = a.clone().requires_grad_()
     ae = ag.Variable(a.clone(), requires_grad=True)
     lt = torch.nn.MSELoss(reduction=reduction)(at, b)
@@ -120,12 +122,12 @@ def seed_model(factor: int = 8, k: int = 3) -> tuple[nn.Sequential, torch.nn.Seq
     return ours, theirs
 
 
-def test_seed_architecture_matches_torch_with_same_seed():
+def test_seed_architecture_matches_torch_with_same_seed(device):
     ours, theirs = seed_model()
     assert [tuple(p.shape) for p in ours.parameters()] == [tuple(p.shape) for p in theirs.parameters()]
     for a, b in zip(ours.parameters(), theirs.parameters()):
         assert torch.equal(a.data, b.detach())  # same seed, same draws: identical initialisation
-    run_both(ours, theirs, torch.rand(2, 3, 32, 32))
+    run_both(ours, theirs, torch.rand(2, 3, 32, 32), device)
 
 
 def test_seed_model_keeps_shape_for_any_size():
@@ -200,17 +202,12 @@ def test_mse_rejects_mismatched_shapes():
         nn.MSE()(ag.Variable(torch.ones(2, 3)), torch.ones(3, 2))
 
 
-def test_cuda_layers_when_available(device):
-    ours, theirs = seed_model(factor=2)
-    run_both(ours, theirs, torch.rand(2, 3, 16, 16), device=device)
-
-
-def test_lowerings_record_different_graphs_with_equal_results():
+def test_lowerings_record_different_graphs_with_equal_results(device):
     torch.manual_seed(0)
-    native = nn.Conv2d(3, 4, 3, 2, 1, lowering="native")
-    unfold = nn.Conv2d(3, 4, 3, 2, 1, lowering="unfold")
+    native = nn.Conv2d(3, 4, 3, 2, 1, lowering="native").to(device)
+    unfold = nn.Conv2d(3, 4, 3, 2, 1, lowering="unfold").to(device)
     unfold.load_state_dict(native.state_dict())
-    x = ag.Variable(torch.randn(2, 3, 9, 9, dtype=torch.float32), requires_grad=True)
+    x = ag.Variable(torch.randn(2, 3, 9, 9, dtype=torch.float32, device=device), requires_grad=True)
     a, b = native(x), unfold(x)
     torch.testing.assert_close(a.data, b.data, rtol=1e-5, atol=1e-6)
     ops_a = {d["op"] for _, d in ag.graph.to_networkx(a).nodes(data=True)}
@@ -219,18 +216,18 @@ def test_lowerings_record_different_graphs_with_equal_results():
     assert nn.functional.conv_lowering() == "native" and "lowering='unfold'" in repr(unfold)
     with nn.functional.use_conv_lowering("unfold"):
         assert nn.functional.conv_lowering() == "unfold"
-        assert "unfold" in {d["op"] for _, d in ag.graph.to_networkx(nn.Conv2d(3, 4, 3)(x)).nodes(data=True)}
+        assert "unfold" in {d["op"] for _, d in ag.graph.to_networkx(nn.Conv2d(3, 4, 3).to(device)(x)).nodes(data=True)}
     with pytest.raises(ValueError, match="unknown convolution lowering 'im2col'"):
         nn.Conv2d(3, 4, 3, lowering="im2col")
 
 
 @pytest.mark.parametrize("lowering", nn.functional.LOWERINGS)
-def test_conv_layers_have_second_derivatives(lowering):
+def test_conv_layers_have_second_derivatives(lowering, device):
     torch.manual_seed(0)
     conv = nn.Conv2d(2, 3, 3, 2, 1, lowering=lowering).to(torch.float64)
     tconv = nn.TransposeConv2d(3, 2, 3, 2, 1, 1, lowering=lowering).to(torch.float64)
-    x = torch.randn(1, 2, 6, 6, dtype=torch.float64)
-    w1, w2 = conv.weight.data.clone(), tconv.weight.data.clone()
+    x = torch.randn(1, 2, 6, 6, dtype=torch.float64, device=device)
+    w1, w2 = conv.weight.data.to(device), tconv.weight.data.to(device)
     f = lambda x, a, b: ag.sigmoid(
         nn.functional.conv_transpose2d(  # noqa: E731
             ag.tanh(nn.functional.conv2d(x, a, None, 2, 1, lowering=lowering)), b, None, 2, 1, 1, lowering=lowering

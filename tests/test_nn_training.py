@@ -57,10 +57,14 @@ def train_steps(ours, theirs, opt, topt, steps, data):
 
 
 @pytest.mark.parametrize("make,make_torch", OPTIMIZERS)
-def test_optimizer_trajectory_matches_torch(make, make_torch):
+def test_optimizer_trajectory_matches_torch(make, make_torch, device):
     ours, theirs = twin_mlp()
+    ours.to(device), theirs.to(device)
     opt, topt = make(list(ours.parameters())), make_torch(theirs.parameters())
-    data = torch.randn(16, 4, dtype=torch.float64), torch.randn(16, 2, dtype=torch.float64)
+    data = (
+        torch.randn(16, 4, dtype=torch.float64, device=device),
+        torch.randn(16, 2, dtype=torch.float64, device=device),
+    )
     train_steps(ours, theirs, opt, topt, 6, data)
     for a, b in zip(ours.parameters(), theirs.parameters()):
         torch.testing.assert_close(a.data, b.detach(), rtol=1e-10, atol=1e-12)
@@ -123,10 +127,11 @@ def test_corrupt_checkpoint_gives_clear_error(tmp_path):
         nn.load(tmp_path / "missing.pt")
 
 
-def test_seed_model_training_lowers_the_loss():
+def test_seed_model_training_lowers_the_loss(device):
     torch.manual_seed(0)
     model, _ = seed_model()
-    clean = torch.rand(64, 3, 1, 1).expand(64, 3, 16, 16).contiguous()  # flat colour patches
+    model.to(device)
+    clean = torch.rand(64, 3, 1, 1, device=device).expand(64, 3, 16, 16).contiguous()  # flat colour patches
     noisy_a = (clean + 0.1 * torch.randn_like(clean)).clamp(0, 1)
     noisy_b = (clean + 0.1 * torch.randn_like(clean)).clamp(0, 1)
     opt = nn.SGD(model.parameters(), lr=5.0)

@@ -138,8 +138,8 @@ CASES = [
 
 
 @pytest.mark.parametrize("name,engine_fn,torch_fn,inputs", CASES, ids=[c[0] for c in CASES])
-def test_matches_torch_autograd(name, engine_fn, torch_fn, inputs):
-    compare_with_torch(engine_fn, torch_fn, inputs)
+def test_matches_torch_autograd(name, engine_fn, torch_fn, inputs, device):
+    compare_with_torch(engine_fn, torch_fn, [x.to(device) for x in inputs])
 
 
 def test_every_primitive_is_covered():
@@ -170,8 +170,8 @@ def test_every_primitive_is_covered():
     ],
     ids=lambda c: c if isinstance(c, str) else "",
 )
-def test_finite_differences(name, engine_fn, torch_fn, inputs):
-    floats = [x for x in inputs if x.is_floating_point()]
+def test_finite_differences(name, engine_fn, torch_fn, inputs, device):
+    floats = [x.to(device) for x in inputs if x.is_floating_point()]
     assert ag.gradcheck(engine_fn, floats)
     assert ag.gradgradcheck(engine_fn, floats)
 

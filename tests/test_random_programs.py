@@ -131,13 +131,13 @@ def run(F, steps, outputs, *inputs):
     max_examples=int(os.environ.get("RANDOM_PROGRAMS", "40")),
     derandomize="RANDOM_PROGRAMS" not in os.environ,  # the default run is the same every time; more explore
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],  # device: constant
 )
 @given(program=programs(), seed=st.integers(0, 2**16))
-def test_random_programs_match_torch(program, seed):
+def test_random_programs_match_torch(program, seed, device):
     shapes, steps, outputs = program
     gen = torch.Generator().manual_seed(seed)
-    inputs = [torch.randn(s, dtype=torch.float64, generator=gen) for s in shapes]
+    inputs = [torch.randn(s, dtype=torch.float64, generator=gen).to(device) for s in shapes]
     compare_with_torch(
         lambda *xs: run(ENGINE, steps, outputs, *xs),
         lambda *xs: run(TORCH, steps, outputs, *xs),

@@ -106,10 +106,10 @@ def test_module_forward_hook():
 
 
 # --- checkpointing --------------------------------------------------------------------------------
-def test_checkpoint_gives_the_same_gradients():
+def test_checkpoint_gives_the_same_gradients(device):
     torch.manual_seed(0)
-    block = nn.Sequential(nn.Conv2d(3, 8, 3, 1, 1), nn.ReLU(), nn.Conv2d(8, 3, 3, 1, 1)).to(torch.float64)
-    x = r(2, 3, 8, 8)
+    block = nn.Sequential(nn.Conv2d(3, 8, 3, 1, 1), nn.ReLU(), nn.Conv2d(8, 3, 3, 1, 1)).to(torch.float64).to(device)
+    x = r(2, 3, 8, 8).to(device)
 
     def grads(use_checkpoint):
         block.zero_grad()
@@ -148,22 +148,22 @@ def test_checkpoint_lowers_peak_memory_on_the_seed_model():
 
 
 # --- forward mode -----------------------------------------------------------------------------------
-def test_jvp_and_hvp_match_torch_func():
+def test_jvp_and_hvp_match_torch_func(device):
     f = lambda a, b: ag.softmax(a @ b, 1)  # noqa: E731
     tf = lambda a, b: torch.softmax(a @ b, 1)  # noqa: E731
-    a, b, ta, tb = r(3, 4), r(4, 2), r(3, 4), r(4, 2)
+    a, b, ta, tb = (r(*shape).to(device) for shape in [(3, 4), (4, 2), (3, 4), (4, 2)])
     out, tangent = ag.jvp(f, (a, b), (ta, tb))
     t_out, t_tangent = torch.func.jvp(tf, (a, b), (ta, tb))
     torch.testing.assert_close(out, t_out)
     torch.testing.assert_close(tangent, t_tangent)
     g = lambda x: (ag.sigmoid(x) * x).sum()  # noqa: E731
-    x, v = r(5), r(5)
+    x, v = r(5).to(device), r(5).to(device)
     value, hv = ag.hvp(g, (x,), (v,))
     expected = torch.func.jvp(torch.func.grad(lambda x: (torch.sigmoid(x) * x).sum()), (x,), (v,))[1]
     torch.testing.assert_close(hv, expected)
     torch.testing.assert_close(value, (torch.sigmoid(x) * x).sum())
     with pytest.raises(ValueError, match="tangent shape"):
-        ag.jvp(f, (a, b), (ta, r(3)))
+        ag.jvp(f, (a, b), (ta, r(3).to(device)))
 
 
 # --- numerics ---------------------------------------------------------------------------------------
@@ -182,14 +182,14 @@ EXTREMES = [-1000.0, -30.0, -1.0, 0.0, 1.0, 30.0, 1000.0]
         ("softmax", lambda x: ag.softmax(x, 0), lambda x: torch.softmax(x, 0)),
     ],
 )
-def test_stable_for_large_inputs_in_every_float_dtype(name, fn, ref, dtype):
-    x = ag.Variable(torch.tensor(EXTREMES, dtype=dtype), requires_grad=True)
+def test_stable_for_large_inputs_in_every_float_dtype(name, fn, ref, dtype, device):
+    x = ag.Variable(torch.tensor(EXTREMES, dtype=dtype, device=device), requires_grad=True)
     y = fn(x)
     assert y.dtype == dtype and bool(torch.isfinite(y.data).all())
-    weights = torch.linspace(0.5, 1.5, y.numel()).to(dtype).reshape(y.shape)
+    weights = torch.linspace(0.5, 1.5, y.numel(), device=device).to(dtype).reshape(y.shape)
     (y * weights).sum().backward()
     assert x.grad.dtype == dtype and bool(torch.isfinite(x.grad.data).all())
-    xt = torch.tensor(EXTREMES, dtype=torch.float64, requires_grad=True)
+    xt = torch.tensor(EXTREMES, dtype=torch.float64, device=device, requires_grad=True)
     (ref(xt) * weights.double()).sum().backward()
     yt = ref(xt)
     tol = {torch.float64: 1e-9, torch.float32: 1e-5, torch.float16: 2e-2, torch.bfloat16: 5e-2}[dtype]
@@ -198,15 +198,16 @@ def test_stable_for_large_inputs_in_every_float_dtype(name, fn, ref, dtype):
 
 
 # --- memory -----------------------------------------------------------------------------------------
-def test_no_graph_node_outlives_backward_and_no_cycles():
+def test_no_graph_node_outlives_backward_and_no_cycles(device):
     gc.collect()
     gc.disable()
     try:
         torch.manual_seed(0)
         model = nn.Sequential(nn.Conv2d(3, 4, 3, 2, 1), nn.ReLU(), nn.TransposeConv2d(4, 3, 3, 2, 1, 1), nn.Sigmoid())
-        x = ag.Variable(torch.rand(2, 3, 8, 8), requires_grad=True)
+        model.to(device)
+        x = ag.Variable(torch.rand(2, 3, 8, 8, device=device), requires_grad=True)
         h = model[1](model[0](x))
-        loss = nn.MSE()(model[3](model[2](h)), torch.rand(2, 3, 8, 8))
+        loss = nn.MSE()(model[3](model[2](h)), torch.rand(2, 3, 8, 8, device=device))
         graph_nodes = []
         stack = [loss.node]
         while stack:

@@ -112,7 +112,8 @@ def config_from(args: argparse.Namespace) -> TrainConfig:
 
 def cmd_train(args: argparse.Namespace) -> int:
     cfg = config_from(args)
-    distributed = nn.parallel.init_from_env()  # under torchrun: join the process group
+    on_gpu = resolve_device(cfg.device).type == "cuda"
+    distributed = nn.parallel.init_from_env(backend="nccl" if on_gpu else "gloo")  # under torchrun: join the group
     if distributed and nn.parallel.rank() != 0:
         args.graph = None  # only rank 0 writes files
     if args.graph:

@@ -65,11 +65,11 @@ class TrainingDivergedError(RuntimeError):
 
 
 def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("--device cuda: no CUDA device is available here; use --device cpu or auto")
-    return torch.device(name)
+    """--device: auto, cpu or cuda[:N]; under torchrun, cuda means this process's own GPU."""
+    try:
+        return nn.parallel.local_device(name)
+    except ValueError as e:
+        raise ValueError(f"--{e}") from None
 
 
 def load_data(cfg: TrainConfig) -> tuple[data.Pairs, data.Pairs]:
