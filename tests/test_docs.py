@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -75,4 +76,30 @@ def test_a_wheel_builds_with_both_packages(tmp_path):
     (wheel,) = tmp_path.glob("autograd_engine-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "autograd_engine/ops.py" in names and "nn/layers.py" in names and "nn/parallel.py" in names
+    assert {"examples/noise2noise/pretrained/seed.pt", "examples/noise2noise/pretrained/dncnn.pt"} <= set(names)
     assert any(n.endswith("licenses/LICENSE") or n.endswith("/LICENSE") for n in names)
+    assert not any(n.startswith(("tests/", "benchmarks/", "docs/")) for n in names)
+
+    # installed (beside this environment's torch), it works from anywhere, the shipped weights included
+    site = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    code = (
+        "import autograd_engine, nn; from examples.noise2noise.model import Model; m = Model(); "
+        "m.load_pretrained_model(); "
+        "print(autograd_engine.__file__, nn.__file__, sum(p.numel() for p in m.model.parameters()))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(site)},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout.split()
+    assert out[0].startswith(str(site)) and out[1].startswith(str(site)) and out[2] == "84483"

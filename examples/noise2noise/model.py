@@ -1,4 +1,4 @@
-"""The course harness interface: `from examples.noise2noise.model import Model` (run from the repo root).
+"""The course harness interface: `from examples.noise2noise.model import Model` (repo root or `pip install .`).
 
 model = Model()                       # the seed architecture, channel factor 8
 model.load_pretrained_model()         # the shipped checkpoint (pretrained/seed.pt)
