@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from . import ops
+from .anomaly import is_anomaly_enabled
 from .backward import grad as gradients
 from .functions import stack
 from .grad_mode import enable_grad, is_grad_enabled
@@ -180,25 +181,54 @@ def jacobian(f: Callable[..., Any], argnums: ArgNums = 0, has_aux: bool = False)
     return wrapper
 
 
+_ROWS_PER_PASS = 1024  # Jacobian rows computed together by one vectorised reverse pass
+
+
 def _jacobian_rows(inputs: _Inputs, out: Any) -> list[Any]:
-    """One backward pass per output element, stacked into a Jacobian per input."""
-    shape = tuple(out.shape)
-    count = out.numel()
+    """d out / d input for every input, shaped out.shape + input.shape: reverse passes seeded with the
+    rows of the identity. Many rows share a pass, batched by torch.vmap as in JAX's jacrev; one pass per
+    row where the passes must be recorded (nested transforms), checked (anomaly mode), or a VJP is one
+    that vmap cannot batch."""
+    shape, count = tuple(out.shape), out.numel()
+    blocks = None
+    if count > 1 and not inputs.nested and not is_anomaly_enabled():
+        try:
+            blocks = _batched_rows(inputs, out)
+        except RuntimeError:  # e.g. a user primitive writing a batched value into an unbatched tensor
+            blocks = None
+    if blocks is None:
+        blocks = _single_rows(inputs, out)
+    return [ops.reshape(b, shape=shape + tuple(v.shape)) for b, v in zip(blocks, inputs.variables)]
+
+
+def _batched_rows(inputs: _Inputs, out: Variable) -> list[torch.Tensor]:
+    """Rows start..start+n of every input's Jacobian from one vmapped reverse pass per block of rows."""
+    shape, count = tuple(out.shape), out.numel()
+    parts = []
+    for start in range(0, count, _ROWS_PER_PASS):
+        basis = torch.zeros(min(_ROWS_PER_PASS, count - start), count, dtype=out.dtype, device=out.device)
+        basis.diagonal(start).fill_(1)  # rows start.. of the identity
+        one_pass = lambda u: tuple(inputs.flat_gradients([out], [u], retain_graph=True))  # noqa: E731
+        parts.append(torch.vmap(one_pass)(basis.reshape((-1,) + shape)))
+    return [torch.cat(p) if len(p) > 1 else p[0] for p in zip(*parts)]
+
+
+def _single_rows(inputs: _Inputs, out: Any) -> list[Any]:
+    """Each input's Jacobian rows, stacked, from one reverse pass per output element."""
+    shape, count = tuple(out.shape), out.numel()
     rows: list[list[Any]] = [[] for _ in inputs.variables]
     for k in range(count):
         onehot = torch.zeros(count, dtype=out.dtype, device=out.device)
         onehot[k] = 1
         for j, g in enumerate(inputs.flat_gradients([out], [onehot.reshape(shape)], retain_graph=True)):
             rows[j].append(g)
-    jacs = []
+    blocks = []
     for v, r in zip(inputs.variables, rows):
-        full = shape + tuple(v.shape)
         if not r:
-            jacs.append(_lift(torch.zeros(full, dtype=v.dtype, device=v.device), inputs.nested))
+            blocks.append(_lift(torch.zeros((0,) + tuple(v.shape), dtype=v.dtype, device=v.device), inputs.nested))
         else:
-            stacked = stack(r) if isinstance(r[0], Variable) else torch.stack(r)
-            jacs.append(ops.reshape(stacked, shape=full))
-    return jacs
+            blocks.append(stack(r) if isinstance(r[0], Variable) else torch.stack(r))
+    return blocks
 
 
 def hessian(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:

@@ -86,7 +86,7 @@ def sub(x, y):
     return x - y
 
 
-sub.defvjp(lambda g, ans, x, y: unbroadcast(g, x), lambda g, ans, x, y: unbroadcast(neg(g), y))
+sub.defvjp(lambda g, ans, x, y: unbroadcast(g, x), lambda g, ans, x, y: neg(unbroadcast(g, y)))
 
 
 @primitive(saves={"x": "y", "y": "x"})
@@ -104,7 +104,7 @@ def div(x, y):
     return x / y
 
 
-div.defvjp(lambda g, ans, x, y: unbroadcast(g / y, x), lambda g, ans, x, y: unbroadcast(neg(g) * (ans / y), y))
+div.defvjp(lambda g, ans, x, y: unbroadcast(g / y, x), lambda g, ans, x, y: neg(unbroadcast(g * (ans / y), y)))
 
 
 @primitive()
@@ -261,13 +261,12 @@ def getitem(x, *, index):
 @primitive()
 def untake(g, *, index, shape):
     """The adjoint of getitem: a zero tensor of `shape` with `g` added at `index` (repeats accumulate)."""
-    out = torch.zeros(shape, dtype=g.dtype, device=g.device)
+    out = g.new_zeros(shape)  # new_zeros, not torch.zeros: batched like g under torch.vmap (jacobian)
     if _is_basic_index(index):
         out[index] = g
-    else:
-        positions = torch.arange(out.numel(), device=g.device).reshape(shape)[index]
-        out.view(-1).index_add_(0, positions.reshape(-1), g.reshape(-1))
-    return out
+        return out
+    positions = torch.arange(out.numel(), device=g.device).reshape(shape)[index]
+    return out.reshape(-1).index_add(0, positions.reshape(-1), g.reshape(-1)).reshape(shape)
 
 
 def _is_basic_index(index: Any) -> bool:

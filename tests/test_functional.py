@@ -116,6 +116,30 @@ def test_hessian_matches_torch_func(device):
             torch.testing.assert_close(h[a][b], th[a][b])
 
 
+def test_jacobian_rows_in_blocks_one_by_one_and_under_anomaly_mode(monkeypatch):
+    f = lambda x, w: ag.log_softmax(ag.tanh(x @ w)[1:], 1)  # noqa: E731 (getitem, matmul, reductions)
+    tf = lambda x, w: torch.log_softmax(torch.tanh(x @ w)[1:], 1)  # noqa: E731
+    x, w = r(4, 3), r(3, 5)
+    expected = torch.func.jacrev(tf, argnums=(0, 1))(x, w)
+    monkeypatch.setattr(ag.functional, "_ROWS_PER_PASS", 4)  # 15 rows: four vectorised passes
+    for mine, theirs in zip(ag.jacobian(f, argnums=(0, 1))(x, w), expected):
+        torch.testing.assert_close(mine, theirs)
+    with ag.detect_anomaly():  # anomaly checks look at values: one pass per row
+        for mine, theirs in zip(ag.jacobian(f, argnums=(0, 1))(x, w), expected):
+            torch.testing.assert_close(mine, theirs)
+
+    # a user primitive that vmap cannot batch (it writes into a tensor of its own) still works, row by row
+    def scatter_adjoint(g):
+        out = torch.zeros(5, dtype=g.dtype)
+        out[1:4] = g
+        return out
+
+    take = ag.Primitive(lambda x: x[1:4])
+    take.defvjp(lambda g, ans, x: scatter_adjoint(g))
+    jac = ag.jacobian(lambda x: take(x) * 2)(r(5))
+    torch.testing.assert_close(jac, 2 * torch.eye(5, dtype=torch.float64)[1:4])
+
+
 def test_gradcheck_catches_a_wrong_derivative():
     wrong = ag.Primitive(lambda x: x * 2)
     wrong.defvjp(lambda g, ans, x: g * 3)
