@@ -103,3 +103,16 @@ def test_a_wheel_builds_with_both_packages(tmp_path):
         timeout=120,
     ).stdout.split()
     assert out[0].startswith(str(site)) and out[1].startswith(str(site)) and out[2] == "84483"
+
+
+def test_ci_runs_the_readme_commands_which_exist():
+    first_block = re.search(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
+    train, test = (line.split("#")[0].strip() for line in first_block.strip().splitlines())
+    assert train == "./dev train" and test == "./dev test"
+    assert test in (ROOT / ".ci" / "run").read_text()
+    import os
+    import subprocess
+
+    assert os.access(ROOT / "dev", os.X_OK)
+    usage = subprocess.run([str(ROOT / "dev"), "help"], capture_output=True, text=True)
+    assert usage.returncode == 2 and "./dev test" in usage.stderr and "./dev train" in usage.stderr
