@@ -204,12 +204,12 @@ def _jacobian_rows(inputs: _Inputs, out: Any) -> list[Any]:
 def _batched_rows(inputs: _Inputs, out: Variable) -> list[torch.Tensor]:
     """Rows start..start+n of every input's Jacobian from one vmapped reverse pass per block of rows."""
     shape, count = tuple(out.shape), out.numel()
+    rows_for = torch.vmap(lambda u: tuple(inputs.flat_gradients([out], [u], retain_graph=True)))
     parts = []
     for start in range(0, count, _ROWS_PER_PASS):
         basis = torch.zeros(min(_ROWS_PER_PASS, count - start), count, dtype=out.dtype, device=out.device)
         basis.diagonal(start).fill_(1)  # rows start.. of the identity
-        one_pass = lambda u: tuple(inputs.flat_gradients([out], [u], retain_graph=True))  # noqa: E731
-        parts.append(torch.vmap(one_pass)(basis.reshape((-1,) + shape)))
+        parts.append(rows_for(basis.reshape((-1,) + shape)))
     return [torch.cat(p) if len(p) > 1 else p[0] for p in zip(*parts)]
 
 

@@ -181,7 +181,7 @@ def sigmoid(x: Any) -> Any:
     """1 / (1 + e^-x), evaluated as (1 or e) / (1 + e) with e = e^-|x|, so nothing overflows; the
     graph keeps e, 1 + e, the result and two boolean masks for backward."""
     positive = _raw(x) >= 0
-    e = exp(neg(ops.where(positive, x, neg(x))))
+    e = exp(ops.where(positive, neg(x), x))
     return div(ops.where(positive, 1.0, e), add(1.0, e))
 
 
@@ -193,8 +193,7 @@ def tanh(x: Any) -> Any:
 def softplus(x: Any) -> Any:
     """log(1 + e^x) = max(x, 0) + log(1 + e^-|x|), both pieces taking the same branch at 0."""
     positive = _raw(x) >= 0
-    magnitude = ops.where(positive, x, neg(x))
-    return add(ops.where(positive, x, 0.0), log(add(1.0, exp(neg(magnitude)))))
+    return add(ops.where(positive, x, 0.0), log(add(1.0, exp(ops.where(positive, neg(x), x)))))
 
 
 # --- reductions ----------------------------------------------------------------------------------
