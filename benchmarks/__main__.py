@@ -94,7 +94,17 @@ def build_groups(quick: bool, device: str = "cpu") -> list[Group]:
             baseline="torch.nn native conv",
         )
     )
-    if torch.device(device).type != "cpu":
+    if torch.device(device).type != "cpu":  # a model whose kernels, not launches, set the pace
+        groups.append(
+            Group(
+                "DnCNN train step, batch 64",
+                {
+                    "torch.nn native conv": workloads.torch_train_step(64, False, device, arch="dncnn"),
+                    "engine, native lowering": workloads.engine_train_step(64, "native", device, arch="dncnn"),
+                },
+                baseline="torch.nn native conv",
+            )
+        )
         return groups
     n = 200 if quick else 2_000
     groups.append(

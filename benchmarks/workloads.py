@@ -21,25 +21,30 @@ Step = Callable[[], object]
 
 
 # --- the seed model, three ways --------------------------------------------------------------------
-def engine_train_step(batch: int, lowering: str, device: str = "cpu", checkpointed: bool = False) -> Step:
+def _lr(arch: str) -> float:
+    return 5.0 if arch == "seed" else 0.01  # the seed recipe's; small enough for the deeper DnCNN
+
+
+def engine_train_step(
+    batch: int, lowering: str, device: str = "cpu", checkpointed: bool = False, arch: str = "seed"
+) -> Step:
     with nn.functional.use_conv_lowering(lowering):
-        model = build("seed").to(device)
+        model = build(arch).to(device)
     for m in model.modules():
         if hasattr(m, "lowering"):
             m.lowering = lowering
-    opt = nn.SGD(model.parameters(), lr=5.0)
+    opt = nn.SGD(model.parameters(), lr=_lr(arch))
     x, y = torch.rand(batch, 3, 32, 32, device=device), torch.rand(batch, 3, 32, 32, device=device)
     loss_fn = nn.MSE()
-
-    layers = list(model)
-    down1, down2, decoder = nn.Sequential(*layers[:2]), nn.Sequential(*layers[2:4]), nn.Sequential(*layers[4:])
 
     def forward(x: ag.Variable) -> ag.Variable:
         if not checkpointed:
             return model(x)
-        # the encoder's blocks keep only their inputs; they are recomputed last, once the decoder's
-        # backward has freed its memory (checkpointing the decoder too would not lower the peak, which
-        # is set by the transposed convolution's weight gradient)
+        # the seed model's encoder blocks keep only their inputs; they are recomputed last, once the
+        # decoder's backward has freed its memory (checkpointing the decoder too would not lower the
+        # peak, which is set by the transposed convolution's weight gradient)
+        layers = list(model)
+        down1, down2, decoder = nn.Sequential(*layers[:2]), nn.Sequential(*layers[2:4]), nn.Sequential(*layers[4:])
         return decoder(ag.checkpoint(down2, ag.checkpoint(down1, x)))
 
     def step() -> float:
@@ -68,11 +73,11 @@ def _fold_tconv(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, stride: int, 
     return tnf.fold(cols, size, k, padding=pad, stride=stride) + b.reshape(o, 1, 1)
 
 
-def torch_train_step(batch: int, same_graph: bool, device: str = "cpu") -> Step:
-    """torch.nn's seed model, or (same_graph) torch autograd over the engine's 'unfold' lowering."""
-    model = build("seed", "torch").to(device)
+def torch_train_step(batch: int, same_graph: bool, device: str = "cpu", arch: str = "seed") -> Step:
+    """torch.nn's model, or (same_graph, seed model only) torch autograd over the engine's 'unfold' lowering."""
+    model = build(arch, "torch").to(device)
     w = list(model.parameters())
-    opt = torch.optim.SGD(w, lr=5.0)
+    opt = torch.optim.SGD(w, lr=_lr(arch))
     x, y = torch.rand(batch, 3, 32, 32, device=device), torch.rand(batch, 3, 32, 32, device=device)
 
     def unfolded(x: torch.Tensor) -> torch.Tensor:
