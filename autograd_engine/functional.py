@@ -181,14 +181,14 @@ def jacobian(f: Callable[..., Any], argnums: ArgNums = 0, has_aux: bool = False)
     return wrapper
 
 
-_ROWS_PER_PASS = 1024  # Jacobian rows computed together by one vectorised reverse pass
+_PASS_ELEMENTS = 2**24  # cotangent or gradient elements in one vectorised reverse pass: bounds its memory
 
 
 def _jacobian_rows(inputs: _Inputs, out: Any) -> list[Any]:
     """d out / d input for every input, shaped out.shape + input.shape: reverse passes seeded with the
-    rows of the identity. Many rows share a pass, batched by torch.vmap as in JAX's jacrev; one pass per
-    row where the passes must be recorded (nested transforms), checked (anomaly mode), or a VJP is one
-    that vmap cannot batch."""
+    rows of the identity. Many rows share a pass (as many as keep its cotangents and gradients to
+    _PASS_ELEMENTS values), batched by torch.vmap as in JAX's jacrev; one pass per row where the passes
+    must be recorded (nested transforms), checked (anomaly mode), or a VJP is one vmap cannot batch."""
     shape, count = tuple(out.shape), out.numel()
     blocks = None
     if count > 1 and not inputs.nested and not is_anomaly_enabled():
@@ -204,10 +204,11 @@ def _jacobian_rows(inputs: _Inputs, out: Any) -> list[Any]:
 def _batched_rows(inputs: _Inputs, out: Variable) -> list[torch.Tensor]:
     """Rows start..start+n of every input's Jacobian from one vmapped reverse pass per block of rows."""
     shape, count = tuple(out.shape), out.numel()
+    per_pass = max(1, _PASS_ELEMENTS // max(count, *(v.numel() for v in inputs.variables)))
     rows_for = torch.vmap(lambda u: tuple(inputs.flat_gradients([out], [u], retain_graph=True)))
     parts = []
-    for start in range(0, count, _ROWS_PER_PASS):
-        basis = torch.zeros(min(_ROWS_PER_PASS, count - start), count, dtype=out.dtype, device=out.device)
+    for start in range(0, count, per_pass):
+        basis = torch.zeros(min(per_pass, count - start), count, dtype=out.dtype, device=out.device)
         basis.diagonal(start).fill_(1)  # rows start.. of the identity
         parts.append(rows_for(basis.reshape((-1,) + shape)))
     return [torch.cat(p) if len(p) > 1 else p[0] for p in zip(*parts)]
