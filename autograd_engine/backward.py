@@ -130,14 +130,15 @@ def _reverse(
             node = ready.pop()
             g = grads.pop(node)
             prim = node.prim
-            if (prim is None or node in wanted) and g.device != node.meta.device:
+            is_target = node in wanted
+            if (prim is None or is_target) and g.device != node.meta.device:
                 g = g.to(node.meta.device)  # a CPU scalar used with CUDA tensors: its gradient lives on the CPU
             if node.hooks:
                 g = _run_hooks(node, g, create_graph)
-            if node in wanted:
+            if is_target:
                 wanted[node] = g
             if prim is None:
-                if accumulate and node not in wanted:
+                if accumulate and not is_target:
                     _accumulate(node, g, create_graph)
                 continue
             if node.versions:
