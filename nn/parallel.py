@@ -38,6 +38,13 @@ def init_from_env(timeout_s: float = 300.0, backend: str | None = None) -> bool:
     return True
 
 
+def leave() -> None:
+    """Leave the process group that `init_from_env` joined, as a process must before it exits: a gloo
+    group left to the interpreter's shutdown can abort the process ("terminate called ...")."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def local_device(name: str = "auto") -> torch.device:
     """The device this process trains on: "auto" is CUDA when available, else the CPU; under torchrun
     a plain "cuda" is this process's own GPU, cuda:LOCAL_RANK (one GPU per process, as NCCL needs)."""

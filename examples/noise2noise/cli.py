@@ -113,8 +113,15 @@ def config_from(args: argparse.Namespace) -> TrainConfig:
 def cmd_train(args: argparse.Namespace) -> int:
     cfg = config_from(args)
     on_gpu = resolve_device(cfg.device).type == "cuda"
-    distributed = nn.parallel.init_from_env(backend="nccl" if on_gpu else "gloo")  # under torchrun: join the group
-    if distributed and nn.parallel.rank() != 0:
+    nn.parallel.init_from_env(backend="nccl" if on_gpu else "gloo")  # under torchrun: join the group
+    try:
+        return _train(cfg, args)
+    finally:
+        nn.parallel.leave()  # nothing to leave in a plain run
+
+
+def _train(cfg: TrainConfig, args: argparse.Namespace) -> int:
+    if nn.parallel.rank() != 0:
         args.graph = None  # only rank 0 writes files
     if args.graph:
         try:
