@@ -173,8 +173,8 @@ def clamp(x: Any, min: float | None = None, max: float | None = None) -> Any:  #
 
 
 def relu(x: Any) -> Any:
-    """max(x, 0); the derivative at 0 is 0, as in torch."""
-    return ops.where(_raw(x) > 0, x, 0.0)
+    """max(x, 0); the derivative at 0 is 0 and NaN stays NaN (with gradient 1), as in torch."""
+    return ops.where(_raw(x) <= 0, 0.0, x)
 
 
 def sigmoid(x: Any) -> Any:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as tnf
 
 import autograd_engine as ag
 import nn
@@ -195,6 +196,20 @@ def test_stable_for_large_inputs_in_every_float_dtype(name, fn, ref, dtype, devi
     tol = {torch.float64: 1e-9, torch.float32: 1e-5, torch.float16: 2e-2, torch.bfloat16: 5e-2}[dtype]
     torch.testing.assert_close(y.data.double(), yt.detach(), rtol=tol, atol=tol * 3)
     torch.testing.assert_close(x.grad.data.double(), xt.grad, rtol=tol, atol=tol * 3)
+
+
+@pytest.mark.parametrize(
+    "fn,ref", [(ag.relu, torch.relu), (ag.sigmoid, torch.sigmoid), (ag.tanh, torch.tanh), (ag.softplus, tnf.softplus)]
+)
+def test_nan_and_infinity_pass_through_activations_like_torch(fn, ref, device):
+    values = [float("nan"), float("-inf"), float("inf"), -0.0, 0.0, 2.0]
+    x = ag.Variable(torch.tensor(values, dtype=torch.float64, device=device), requires_grad=True)
+    xt = torch.tensor(values, dtype=torch.float64, device=device, requires_grad=True)
+    y, yt = fn(x), ref(xt)
+    torch.testing.assert_close(y.data, yt.detach(), equal_nan=True)
+    y.sum().backward()
+    yt.sum().backward()
+    torch.testing.assert_close(x.grad.data, xt.grad, equal_nan=True)
 
 
 # --- memory -----------------------------------------------------------------------------------------
