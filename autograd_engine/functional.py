@@ -195,7 +195,7 @@ def _jacobian_rows(inputs: _Inputs, out: Any) -> list[Any]:
         try:
             blocks = _batched_rows(inputs, out)
         except RuntimeError:  # e.g. a user primitive writing a batched value into an unbatched tensor
-            blocks = None
+            pass
     if blocks is None:
         blocks = _single_rows(inputs, out)
     return [ops.reshape(b, shape=shape + tuple(v.shape)) for b, v in zip(blocks, inputs.variables)]
