@@ -181,6 +181,22 @@ where.defvjp(
 )
 
 
+@primitive(saves="x")
+def threshold(x, *, threshold, value):
+    """x where x > threshold, else `value` (torch.nn.functional.threshold); NaN passes through."""
+    return tnf.threshold(x, threshold, value)
+
+
+@primitive(saves="x")
+def pass_above(g, x, *, threshold):
+    """g where x > threshold, else 0: the VJP of threshold, itself linear in g and flat in x."""
+    return torch.ops.aten.threshold_backward(g, x, threshold)
+
+
+threshold.defvjp(lambda g, ans, x, *, threshold, value: pass_above(g, x, threshold=threshold))
+pass_above.defvjp(lambda h, ans, g, x, *, threshold: pass_above(h, x, threshold=threshold), None)
+
+
 # --- reductions -----------------------------------------------------------------------------------
 @primitive()
 def sum(x, *, dim=None, keepdim=False):  # noqa: A001 (the op's name)
@@ -455,6 +471,6 @@ conv2d_weight.defvjp(
 
 
 PRIMITIVES = {p.name: p for p in (
-    add, sub, mul, div, neg, pow, exp, log, maximum, where, sum, max, reshape, permute, expand, getitem, untake, cat,
-    pad, to, alias, matmul, unfold, fold, conv2d, conv_transpose2d, conv2d_weight)}  # fmt: skip
+    add, sub, mul, div, neg, pow, exp, log, maximum, where, threshold, pass_above, sum, max, reshape, permute,
+    expand, getitem, untake, cat, pad, to, alias, matmul, unfold, fold, conv2d, conv_transpose2d, conv2d_weight)}  # fmt: skip
 """Every primitive by name: the graph tools and the docs' derivative table read this registry."""

@@ -77,6 +77,13 @@ CASES = [
     ("matmul-batch-times-weight", lambda x, w: x @ w, torch.matmul, [r(2, 3, 5, 4), r(4, 6)]),
     ("where", lambda a, b: ag.where(a.data > 0, a, b), lambda a, b: torch.where(a > 0, a, b), [r(3, 4), r(4)]),
     ("where-scalar", lambda a: ag.where(a.data > 0, a, 0.0), lambda a: torch.where(a > 0, a, 0.0), [r(3, 4)]),
+    ("threshold", lambda a: ag.threshold(a, 0.5, -2.0), lambda a: tnf.threshold(a, 0.5, -2.0), [r(4, 5)]),
+    (
+        "pass_above",
+        lambda g, a: ag.ops.pass_above(g, a, threshold=-0.25),
+        lambda g, a: torch.ops.aten.threshold_backward(g, a, -0.25),
+        [r(3, 4), r(3, 4)],
+    ),
     ("to-float32", lambda a: a.to(torch.float32).double() * a, lambda a: a.to(torch.float32).double() * a, [r(3)]),
     (
         "unfold",
