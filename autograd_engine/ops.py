@@ -471,6 +471,7 @@ conv2d_weight.defvjp(
 
 
 PRIMITIVES = {p.name: p for p in (
-    add, sub, mul, div, neg, pow, exp, log, maximum, where, threshold, pass_above, sum, max, reshape, permute,
-    expand, getitem, untake, cat, pad, to, alias, matmul, unfold, fold, conv2d, conv_transpose2d, conv2d_weight)}  # fmt: skip
+    add, sub, mul, div, neg, pow, exp, log, maximum, where, threshold, pass_above, sum, max, reshape, permute, expand,
+    getitem, untake, cat, pad, to, alias, matmul, unfold, fold, conv2d, conv_transpose2d, conv2d_weight,
+)}  # fmt: skip
 """Every primitive by name: the graph tools and the docs' derivative table read this registry."""
