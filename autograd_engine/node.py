@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from . import constants
+
 if TYPE_CHECKING:
     from .primitive import Primitive
     from .variable import Variable
@@ -132,7 +134,8 @@ class Node:
         return saved
 
     def saved_bytes(self) -> int:
-        return sum(t.numel() * t.element_size() for t in self.saved_tensors())
+        """Memory the saved tensors hold (the shared tensors that stand for numbers hold none of it)."""
+        return sum(t.numel() * t.element_size() for t in self.saved_tensors() if not constants.is_cached(t))
 
     def check_versions(self) -> None:
         if not self.versions:

@@ -71,7 +71,7 @@ def _as_tensor_like(x: Any, like: torch.Tensor) -> torch.Tensor:
 
 
 # --- arithmetic -----------------------------------------------------------------------------------
-@primitive()
+@primitive(numbers_as_tensors=True)
 def add(x, y):
     """x + y, broadcasting."""
     return x + y
@@ -80,7 +80,7 @@ def add(x, y):
 add.defvjp(lambda g, ans, x, y: unbroadcast(g, x), lambda g, ans, x, y: unbroadcast(g, y))
 
 
-@primitive()
+@primitive(numbers_as_tensors=True)
 def sub(x, y):
     """x - y, broadcasting."""
     return x - y
@@ -89,7 +89,7 @@ def sub(x, y):
 sub.defvjp(lambda g, ans, x, y: unbroadcast(g, x), lambda g, ans, x, y: neg(unbroadcast(g, y)))
 
 
-@primitive(saves={"x": "y", "y": "x"})
+@primitive(saves={"x": "y", "y": "x"}, numbers_as_tensors=True)
 def mul(x, y):
     """x * y, broadcasting."""
     return x * y

@@ -17,6 +17,7 @@ import torch
 
 from . import anomaly
 from . import scope as scope_mod
+from .constants import numbers_as_tensors
 from .grad_mode import _mode
 from .node import Meta, Node
 from .variable import Variable
@@ -36,11 +37,14 @@ class Primitive:
     in-place edits of what it does need are caught.
     """
 
-    __slots__ = ("name", "forward", "vjps", "saved_args", "saves_out", "needs", "plans")
+    __slots__ = ("name", "forward", "vjps", "saved_args", "saves_out", "needs", "plans", "numbers_as_tensors")
 
-    def __init__(self, forward: Callable[..., torch.Tensor], saves: str | dict[str, str] = "") -> None:
+    def __init__(
+        self, forward: Callable[..., torch.Tensor], saves: str | dict[str, str] = "", numbers_as_tensors: bool = False
+    ) -> None:
         self.name = forward.__name__
         self.forward = forward
+        self.numbers_as_tensors = numbers_as_tensors
         self.vjps: Sequence[VJP | None] = ()
         params = [
             p
@@ -78,14 +82,16 @@ class Primitive:
         return self
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raw: Any = args  # the inputs as the forward takes them: tensors, not Variables
         record = None  # None: no Variable among the inputs, so plain tensors in and out
-        for a in args:
+        for i, a in enumerate(args):
             if isinstance(a, Variable):
-                if a._requires_grad:
-                    record = True
-                    break
-                record = False
-        raw = args if record is None else [a.data if isinstance(a, Variable) else a for a in args]
+                if record is None:
+                    raw, record = list(args), False
+                raw[i] = a.data
+                record = record or a._requires_grad
+        if self.numbers_as_tensors:
+            raw = numbers_as_tensors(raw)
         try:
             out = self.forward(*raw, **kwargs)
         except _WRAPPED_ERRORS as e:
@@ -99,14 +105,14 @@ class Primitive:
         result = object.__new__(Variable)  # Variable._wrap, inlined: this is the hottest path
         result.data, result.grad, result.name = out, None, None
         if record and _mode.enabled:
-            result._node, result._requires_grad = self._record(args, raw, kwargs, out), True  # type: ignore[arg-type]
+            result._node, result._requires_grad = self._record(args, raw, kwargs, out), True
         else:
             result._node, result._requires_grad = None, False
         return result
 
     def _record(self, args: tuple[Any, ...], raw: list[Any], kwargs: dict[str, Any], out: torch.Tensor) -> Node:
         vjps = self.vjps
-        parents = []
+        parents: list[Node | None] = []
         grads = 0  # bit i set: input i requires grad
         for i, a in enumerate(args):
             if isinstance(a, Variable) and a._requires_grad and vjps[i] is not None:
@@ -123,9 +129,14 @@ class Primitive:
             if isinstance(r, torch.Tensor):
                 if i in saved:
                     versions.append(r._version)
-                else:
-                    node = getattr(args[i], "_node", None)  # an op result: share its node's Meta
-                    raw[i] = node.meta if node is not None and node.prim is not None else Meta(r)
+                else:  # keep only the shape; an op result's node already holds it
+                    p = parents[i]
+                    if p is not None and p.prim is not None:
+                        raw[i] = p.meta
+                    elif isinstance(args[i], (Variable, torch.Tensor)):
+                        raw[i] = Meta(r)
+                    else:  # a number that the forward took as a cached tensor: keep the number
+                        raw[i] = args[i]
         if keep_out:
             versions.append(out._version)
         node = Node(
@@ -175,9 +186,11 @@ class _ArgnumVJPs:
         return functools.partial(self.vjp, i)
 
 
-def primitive(saves: str | dict[str, str] = "") -> Callable[[Callable[..., torch.Tensor]], Primitive]:
+def primitive(
+    saves: str | dict[str, str] = "", numbers_as_tensors: bool = False
+) -> Callable[[Callable[..., torch.Tensor]], Primitive]:
     """Decorator: turn a forward function on tensors into a `Primitive` named after it."""
-    return lambda forward: Primitive(forward, saves)
+    return lambda forward: Primitive(forward, saves, numbers_as_tensors)
 
 
 def describe(raw: Sequence[Any], kwargs: dict[str, Any] | None = None) -> str:

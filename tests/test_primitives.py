@@ -197,3 +197,47 @@ def test_mixed_precision_gradient_matches_input_dtype():
     (a * b).sum().backward()
     assert a.grad.dtype == torch.float32 and b.grad.dtype == torch.float64
     torch.testing.assert_close(a.grad.data, b.data.float())
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
+def test_python_numbers_give_the_bits_torch_gives(dtype, device):
+    """add/sub/mul take a number as a cached 0-dim tensor (float32/float64): same values, same bits,
+    same gradients, signed zeros and NaN included; other dtypes keep the number as torch does."""
+    special = [0.0, -0.0, float("inf"), -float("inf"), float("nan"), 1e-40, -3.5, 65504.0]
+    x = torch.cat([torch.randn(200) * 50, torch.tensor(special)]).to(dtype=dtype, device=device)
+    numbers = [1.0001, -3.7, 1 / 3, 1e-30, 3, -(2**24), 2**30, 0.0, -0.0, float("inf"), float("nan")]
+    ops = {
+        "add": (lambda a, n: a + n, lambda a, n: n + a),
+        "sub": (lambda a, n: a - n, lambda a, n: n - a),
+        "mul": (lambda a, n: a * n, lambda a, n: n * a),
+    }
+
+    def bits(t: torch.Tensor) -> torch.Tensor:
+        return t.view({2: torch.int16, 4: torch.int32, 8: torch.int64}[t.element_size()])
+
+    for n in numbers:
+        for name, fns in ops.items():
+            for f in fns:
+                v = ag.Variable(x.clone(), requires_grad=True)
+                out = f(v, n)
+                out.backward(torch.ones_like(x))
+                t = x.clone().requires_grad_()
+                expected = f(t, n)
+                expected.backward(torch.ones_like(x))
+                assert out.dtype == expected.dtype, (name, n)
+                assert torch.equal(bits(out.data), bits(expected.detach())), (name, n)
+                assert torch.equal(bits(v.grad.data), bits(t.grad)), (name, n)
+
+
+def test_cached_numbers_stay_few_and_hold_no_node_memory():
+    from autograd_engine import constants
+
+    x = ag.Variable(torch.randn(3), requires_grad=True)
+    for i in range(3 * constants._LIMIT):
+        y = x * (1.0 + i / 7)
+    assert y.node.saved_bytes() == 0 and any(constants.is_cached(t) for t in y.node.saved_tensors())
+    assert all(len(cache) <= constants._LIMIT for cache in constants._CACHE.values())
+    y.sum().backward()
+    torch.testing.assert_close(x.grad.data, torch.full((3,), 1.0 + (3 * constants._LIMIT - 1) / 7))
+    ints = ag.Variable(torch.arange(3)) * 2.5  # an integer tensor takes the number as torch does
+    assert ints.dtype == (torch.arange(3) * 2.5).dtype and torch.equal(ints.data, torch.arange(3) * 2.5)
