@@ -119,7 +119,9 @@ def fold(x: Any, output_size: Any, kernel_size: Any, dilation: Any = 1, padding:
 
 
 def threshold(x: Any, threshold: float, value: float) -> Any:
-    """x where x > threshold, else `value` (torch.nn.functional.threshold)."""
+    """x where x > threshold, else `value` (torch.nn.functional.threshold); NaN passes through."""
+    if value > threshold:  # the primitive's output would no longer tell where x > threshold
+        return ops.where(_raw(x) <= threshold, value, x)
     return ops.threshold(x, threshold=threshold, value=value)
 
 

@@ -181,9 +181,12 @@ where.defvjp(
 )
 
 
-@primitive(saves="x")
+@primitive(saves="ans")
 def threshold(x, *, threshold, value):
-    """x where x > threshold, else `value` (torch.nn.functional.threshold); NaN passes through."""
+    """x where x > threshold, else `value` <= threshold; NaN passes through. The output tells where
+    x > threshold, so backward keeps it (which the next op usually keeps anyway) instead of x."""
+    if value > threshold:
+        raise ValueError(f"threshold: value {value} must not exceed threshold {threshold} (compose `where` for that)")
     return tnf.threshold(x, threshold, value)
 
 
@@ -193,7 +196,7 @@ def pass_above(g, x, *, threshold):
     return torch.ops.aten.threshold_backward(g, x, threshold)
 
 
-threshold.defvjp(lambda g, ans, x, *, threshold, value: pass_above(g, x, threshold=threshold))
+threshold.defvjp(lambda g, ans, x, *, threshold, value: pass_above(g, ans, threshold=threshold))
 pass_above.defvjp(lambda h, ans, g, x, *, threshold: pass_above(h, x, threshold=threshold), None)
 
 

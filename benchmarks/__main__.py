@@ -126,12 +126,18 @@ def build_groups(quick: bool, device: str = "cpu") -> list[Group]:
     return groups
 
 
+BASELINES = ("torch-same-graph", "torch-chain", "torch-dncnn")  # the torch row each memory ratio divides by
+DNCNN_MEMORY = ("torch-dncnn", "engine-dncnn", "engine-dncnn-checkpointed")  # checkpointing pays on a deep stack
+
+
 def memory_rows(quick: bool) -> list[tuple[str, str, int]]:
     """(workload, variant, peak bytes), each measured in its own process."""
     cases = [
         ("train step, batch 64" if quick else "train step, batch 256", v, 64 if quick else 256)
-        for v in ("torch-same-graph", "torch-native", "engine-unfold", "engine-native", "engine-checkpointed")
+        for v in ("torch-same-graph", "torch-native", "engine-unfold", "engine-native")
     ]
+    b = 16 if quick else 64
+    cases += [(f"DnCNN train step, batch {b}", v, b) for v in DNCNN_MEMORY]
     n = 10_000 if quick else 100_000
     cases += [(f"{n:,}-op chain", v, n) for v in ("torch-chain", "engine-chain")]
     # glibc then maps each tensor on its own and unmaps it when freed: resident memory follows live memory
@@ -193,11 +199,13 @@ def report(
             "",
             "Peak memory added by one repetition (each in a fresh process; Linux peak RSS):",
             "",
-            "| workload | variant | peak MiB | ratio to torch autograd, same graph |",
+            "| workload | variant | peak MiB | ratio to torch on the same graph |",
             "|---|---|---:|---:|",
         ]
     for workload, variant, peak in memory:
-        base = next(p for w, v, p in memory if w == workload and v in ("torch-same-graph", "torch-chain"))
+        base = next(
+            p for w, v, p in memory if w == workload and v in ("torch-same-graph", "torch-chain", "torch-dncnn")
+        )
         lines.append(f"| {workload} | {variant} | {peak / 2**20:.1f} | {peak / base:.2f}x |")
     if soak_rows:
         lines += [

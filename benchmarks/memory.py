@@ -18,9 +18,13 @@ from . import workloads
 VARIANTS = {
     "engine-unfold": lambda arg: workloads.engine_train_step(arg, "unfold"),
     "engine-native": lambda arg: workloads.engine_train_step(arg, "native"),
-    "engine-checkpointed": lambda arg: workloads.engine_train_step(arg, "native", checkpointed=True),
     "torch-same-graph": lambda arg: workloads.torch_train_step(arg, same_graph=True),
     "torch-native": lambda arg: workloads.torch_train_step(arg, same_graph=False),
+    "torch-dncnn": lambda arg: workloads.torch_train_step(arg, same_graph=False, arch="dncnn"),
+    "engine-dncnn": lambda arg: workloads.engine_train_step(arg, "native", arch="dncnn"),
+    "engine-dncnn-checkpointed": lambda arg: workloads.engine_train_step(
+        arg, "native", checkpointed=True, arch="dncnn"
+    ),
     "engine-chain": lambda arg: workloads.chain(arg, engine=True),
     "torch-chain": lambda arg: workloads.chain(arg, engine=False),
 }

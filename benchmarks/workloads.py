@@ -37,14 +37,7 @@ def engine_train_step(
     x, y = torch.rand(batch, 3, 32, 32, device=device), torch.rand(batch, 3, 32, 32, device=device)
     loss_fn = nn.MSE()
 
-    forward = model
-    if checkpointed:
-        # the seed model's encoder blocks keep only their inputs; they are recomputed last, once the
-        # decoder's backward has freed its memory (checkpointing the decoder too would not lower the
-        # peak, which is set by the transposed convolution's weight gradient)
-        layers = list(model)
-        down1, down2, decoder = nn.Sequential(*layers[:2]), nn.Sequential(*layers[2:4]), nn.Sequential(*layers[4:])
-        forward = lambda x: decoder(ag.checkpoint(down2, ag.checkpoint(down1, x)))  # noqa: E731
+    forward = _checkpointed(model, arch) if checkpointed else model
 
     def step() -> float:
         opt.zero_grad()
@@ -54,6 +47,23 @@ def engine_train_step(
         return loss.item()
 
     return step
+
+
+def _checkpointed(model: Any, arch: str, size: int = 4) -> Callable[[Any], Any]:
+    """The model with its layers run as checkpointed segments of `size` modules (the last segment plain:
+    it would be recomputed at once). Only a stack deeper than the seed model gains from it: there each
+    ReLU keeps the output that the next convolution keeps anyway, so no segment has anything to drop."""
+    layers = list(model.body if arch == "dncnn" else model)
+    segments = [nn.Sequential(*layers[i : i + size]) for i in range(0, len(layers), size)]
+
+    def forward(x: Any) -> Any:
+        h = x
+        for segment in segments[:-1]:
+            h = ag.checkpoint(segment, h)
+        out = segments[-1](h)
+        return x - out if arch == "dncnn" else out  # DnCNN predicts the noise
+
+    return forward
 
 
 def _unfold_conv(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, stride: int, pad: int) -> torch.Tensor:

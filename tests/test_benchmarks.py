@@ -22,7 +22,7 @@ def test_quick_benchmark_writes_a_report(tmp_path):
         "engine, native lowering",
         "inference",
         "op chain",
-        "engine-checkpointed",
+        "engine-dncnn-checkpointed",
         "torch-same-graph",
     ):
         assert row in text

@@ -78,6 +78,7 @@ CASES = [
     ("where", lambda a, b: ag.where(a.data > 0, a, b), lambda a, b: torch.where(a > 0, a, b), [r(3, 4), r(4)]),
     ("where-scalar", lambda a: ag.where(a.data > 0, a, 0.0), lambda a: torch.where(a > 0, a, 0.0), [r(3, 4)]),
     ("threshold", lambda a: ag.threshold(a, 0.5, -2.0), lambda a: tnf.threshold(a, 0.5, -2.0), [r(4, 5)]),
+    ("threshold-high-value", lambda a: ag.threshold(a, 0.5, 2.0), lambda a: tnf.threshold(a, 0.5, 2.0), [r(4, 5)]),
     (
         "pass_above",
         lambda g, a: ag.ops.pass_above(g, a, threshold=-0.25),

@@ -132,12 +132,14 @@ def test_checkpoint_gives_the_same_gradients(device):
     torch.testing.assert_close(block[0].weight.grad.data, 2 * plain[1])
 
 
-def test_checkpoint_lowers_peak_memory_on_the_seed_model():
+def test_checkpoint_lowers_peak_memory_of_a_deep_stack():
+    """DnCNN's body in checkpointed segments: the ReLU outputs inside a segment are not kept. (The seed
+    model has nothing to drop: each ReLU keeps only the output that the next convolution keeps.)"""
     env = {"MALLOC_MMAP_THRESHOLD_": "65536", "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
     peaks = {}
-    for variant in ("engine-native", "engine-checkpointed"):
+    for variant in ("engine-dncnn", "engine-dncnn-checkpointed"):
         out = subprocess.run(
-            [sys.executable, "-m", "benchmarks.memory", variant, "256"],
+            [sys.executable, "-m", "benchmarks.memory", variant, "64"],
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -145,7 +147,7 @@ def test_checkpoint_lowers_peak_memory_on_the_seed_model():
             env=env,
         )
         peaks[variant] = int(out.stdout.split()[-1])
-    assert peaks["engine-checkpointed"] < 0.97 * peaks["engine-native"]
+    assert peaks["engine-dncnn-checkpointed"] < 0.95 * peaks["engine-dncnn"]
 
 
 # --- forward mode -----------------------------------------------------------------------------------
