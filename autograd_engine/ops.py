@@ -408,15 +408,17 @@ fold.defvjp(lambda g, ans, x, *, output_size, **kw: unfold(g, **kw))
 # bilinear form <conv2d(x, w), g>, so each one's VJPs are the other two and every order of derivative
 # stays inside the family.
 @primitive(saves={"x": "w", "w": "x"})
-def conv2d(x, w, *, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
-    """Cross-correlation of (N, C, H, W) with weight (O, C, kh, kw), on torch's native kernel."""
-    return tnf.conv2d(x, w, None, stride, padding, dilation)
+def conv2d(x, w, b=None, *, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+    """Cross-correlation of (N, C, H, W) with weight (O, C, kh, kw), plus a bias (O,) if given, on torch's
+    native kernel (which adds the bias as it writes the output)."""
+    return tnf.conv2d(x, w, b, stride, padding, dilation)
 
 
 @primitive(saves={"x": "w", "w": "x"})
-def conv_transpose2d(x, w, *, stride=(1, 1), padding=(0, 0), output_padding=(0, 0), dilation=(1, 1)):
-    """Transposed convolution of (N, C, H, W) with weight (C, O, kh, kw), on torch's native kernel."""
-    return tnf.conv_transpose2d(x, w, None, stride, padding, output_padding, 1, dilation)
+def conv_transpose2d(x, w, b=None, *, stride=(1, 1), padding=(0, 0), output_padding=(0, 0), dilation=(1, 1)):
+    """Transposed convolution of (N, C, H, W) with weight (C, O, kh, kw), plus a bias (O,) if given, on
+    torch's native kernel."""
+    return tnf.conv_transpose2d(x, w, b, stride, padding, output_padding, 1, dilation)
 
 
 @primitive(saves={"x": "g", "g": "x"})
@@ -460,12 +462,14 @@ def _transpose_weight_grad(g, x, w, stride=(1, 1), padding=(0, 0), dilation=(1, 
 
 
 conv2d.defvjp(
-    lambda g, ans, x, w, **kw: _transpose_to(g, w, x, **kw),
-    lambda g, ans, x, w, **kw: conv2d_weight(x, g, weight_shape=tuple(w.shape), **kw),
+    lambda g, ans, x, w, b=None, **kw: _transpose_to(g, w, x, **kw),
+    lambda g, ans, x, w, b=None, **kw: conv2d_weight(x, g, weight_shape=tuple(w.shape), **kw),
+    lambda g, ans, x, w, b=None, **kw: sum(g, dim=(0, 2, 3)),
 )
 conv_transpose2d.defvjp(
-    lambda g, ans, x, w, *, output_padding, **kw: _conv_to(g, w, x, **kw),
-    lambda g, ans, x, w, *, output_padding, **kw: _transpose_weight_grad(g, x, w, **kw),
+    lambda g, ans, x, w, b=None, *, output_padding, **kw: _conv_to(g, w, x, **kw),
+    lambda g, ans, x, w, b=None, *, output_padding, **kw: _transpose_weight_grad(g, x, w, **kw),
+    lambda g, ans, x, w, b=None, **kw: sum(g, dim=(0, 2, 3)),
 )
 conv2d_weight.defvjp(
     lambda h, ans, x, g, *, weight_shape, **kw: _transpose_to(g, h, x, **kw),

@@ -102,8 +102,7 @@ def conv2d(
             f"kernel {(d[0] * (kh - 1) + 1, d[1] * (kw - 1) + 1)}"
         )
     if check_lowering(lowering) == "native":
-        out = ops.conv2d(x, weight, stride=s, padding=p, dilation=d)
-        return out if bias is None else out + ag.reshape(bias, (out_ch, 1, 1))
+        return ops.conv2d(x, weight, bias, stride=s, padding=p, dilation=d)
     cols = ag.unfold(x, (kh, kw), dilation=d, padding=p, stride=s)  # (N, in*kh*kw, L)
     out = ag.reshape(weight, (out_ch, in_ch * kh * kw)) @ cols  # (N, out, L)
     if bias is not None:
@@ -133,8 +132,7 @@ def conv_transpose2d(
     if ho < 1 or wo < 1:
         raise ValueError(f"conv_transpose2d: input of shape {tuple(x.shape)} gives an empty output ({ho}, {wo})")
     if check_lowering(lowering) == "native":
-        out = ops.conv_transpose2d(x, weight, stride=s, padding=p, output_padding=op, dilation=d)
-        return out if bias is None else out + ag.reshape(bias, (out_ch, 1, 1))
+        return ops.conv_transpose2d(x, weight, bias, stride=s, padding=p, output_padding=op, dilation=d)
     cols = ag.transpose(ag.reshape(weight, (in_ch, out_ch * kh * kw)), 0, 1) @ ag.reshape(x, (n, in_ch, h * w))
     if op[0] < s[0] and op[1] < s[1]:  # fold lays out exactly h x w blocks for this size
         out = ag.fold(cols, (ho, wo), (kh, kw), dilation=d, padding=p, stride=s)

@@ -119,6 +119,18 @@ CASES = [
         [r(2, 3, 4, 5), r(3, 4, 3, 2)],
     ),
     (
+        "conv2d-bias",
+        lambda a, w, b: ag.ops.conv2d(a, w, b, stride=(1, 2), padding=(1, 1)),
+        lambda a, w, b: tnf.conv2d(a, w, b, (1, 2), (1, 1)),
+        [r(2, 3, 5, 6), r(4, 3, 3, 3), r(4)],
+    ),
+    (
+        "conv_transpose2d-bias",
+        lambda a, w, b: ag.ops.conv_transpose2d(a, w, b, stride=(2, 2), padding=(1, 1), output_padding=(1, 0)),
+        lambda a, w, b: tnf.conv_transpose2d(a, w, b, (2, 2), (1, 1), (1, 0)),
+        [r(2, 3, 4, 5), r(3, 4, 3, 3), r(4)],
+    ),
+    (
         "conv2d_weight",
         lambda a, g: ag.ops.conv2d_weight(a, g, weight_shape=(4, 3, 3, 3), stride=(2, 2), padding=(1, 1)),
         lambda a, g: torch.nn.grad.conv2d_weight(a, (4, 3, 3, 3), g, 2, 1),
