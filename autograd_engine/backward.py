@@ -131,8 +131,8 @@ def _reverse(
             g = grads.pop(node)
             prim = node.prim
             is_target = node in wanted
-            if (prim is None or is_target) and g.device != node.meta.device:
-                g = g.to(node.meta.device)  # a CPU scalar used with CUDA tensors: its gradient lives on the CPU
+            if (prim is None or is_target) and g.device != node.device:
+                g = g.to(node.device)  # a CPU scalar used with CUDA tensors: its gradient lives on the CPU
             if node.hooks:
                 g = _run_hooks(node, g, create_graph)
             if is_target:
@@ -203,7 +203,7 @@ def _what(x: Any) -> str:
 def _check_not_freed(node: Node) -> None:
     if node.prim is not None and node.args is None:
         raise GraphFreedError(
-            f"backward: the graph through '{node.name}' (output shape {tuple(node.meta.shape)}) was already freed "
+            f"backward: the graph through '{node.name}' (output shape {tuple(node.shape)}) was already freed "
             "by an earlier backward; pass retain_graph=True to that first backward to go through it again"
         )
 
@@ -264,10 +264,10 @@ def _run_hooks(node: Node, g: Any, create_graph: bool) -> Any:
         result = hook(g if create_graph else Variable(g))
         if result is None:
             continue
-        if tuple(result.shape) != tuple(node.meta.shape):
+        if tuple(result.shape) != tuple(node.shape):
             raise RuntimeError(
                 f"hook {getattr(hook, '__name__', hook)!r} on a {node.name} node returned a gradient of "
-                f"shape {tuple(result.shape)}, expected {tuple(node.meta.shape)}"
+                f"shape {tuple(result.shape)}, expected {tuple(node.shape)}"
             )
         if create_graph:
             g = result if isinstance(result, Variable) else Variable(result)

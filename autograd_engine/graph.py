@@ -98,7 +98,6 @@ def _pytree_names(tree: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 
 def _attributes(node: Node, names: dict[Node, str], is_output: bool) -> dict[str, Any]:
-    meta = node.meta
     var = node.variable() if node.variable is not None else None
     name = names.get(node) or (var.name if var is not None else None) or ""
     if node.prim is not None:
@@ -107,13 +106,13 @@ def _attributes(node: Node, names: dict[Node, str], is_output: bool) -> dict[str
         op = "param" if node in names or getattr(var, "is_parameter", False) else "leaf"
     return dict(
         op=op,
-        shape=tuple(meta.shape),
-        dtype=str(meta.dtype).removeprefix("torch."),
-        device=str(meta.device),
+        shape=tuple(node.shape),
+        dtype=str(node.dtype).removeprefix("torch."),
+        device=str(node.device),
         requires_grad=node.prim is not None or bool(var is not None and var.requires_grad),
         name=name,
         scope=node.scope or "",
-        numel=math.prod(meta.shape),
+        numel=math.prod(node.shape),
         saved_bytes=node.saved_bytes(),
         output=is_output,
     )

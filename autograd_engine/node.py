@@ -57,14 +57,16 @@ class HookHandle:
             self._hooks.remove(self._key)
 
 
-class Node:
+class Node(Meta):
     """A recorded application of `prim` (or, with `prim` None, a leaf Variable's gradient sink).
 
+    A node is also the `Meta` of its output (shape, dtype, device): an op that needs only the shape of
+    an earlier result keeps the node it links to anyway, and no separate object is made per op.
+
     parents   node feeding each positional argument (None for constants and Variables without grad)
-    args      each positional argument as backward sees it: the saved tensor, a `Meta`, or a constant;
-              set to None once backward has released the node
+    args      each positional argument as backward sees it: the saved tensor, a `Meta` (an op result's
+              node), or a constant; set to None once backward has released the node
     out       the output tensor when the primitive saves it, else None
-    meta      shape, dtype and device of the output
     versions  torch version counters of the saved tensors when recorded, to catch in-place edits
     scope     module path that was running when the op was recorded (graph tools read it)
     variable  weak reference to the leaf Variable (leaf nodes only)
@@ -78,7 +80,6 @@ class Node:
         "args",
         "kwargs",
         "out",
-        "meta",
         "versions",
         "scope",
         "variable",
@@ -94,16 +95,18 @@ class Node:
         args: tuple[Any, ...] | None,
         kwargs: dict[str, Any],
         out: torch.Tensor | None,
-        meta: Meta,
+        like: torch.Tensor,
         scope: str | None,
         versions: tuple[int, ...] = (),
     ) -> None:
+        self.shape = like.shape  # Meta's fields, from the output (`like`), which is not kept unless saved
+        self.dtype = like.dtype
+        self.device = like.device
         self.prim = prim
         self.parents = parents
         self.args = args
         self.kwargs = kwargs
         self.out = out
-        self.meta = meta
         self.scope = scope
         self.variable: weakref.ref[Variable] | None = None
         self.versions = versions
@@ -112,7 +115,7 @@ class Node:
 
     @classmethod
     def leaf(cls, variable: Variable, scope: str | None = None) -> Node:
-        node = cls(None, (), (), {}, None, Meta(variable.data), scope)
+        node = cls(None, (), (), {}, None, variable.data, scope)
         node.variable = weakref.ref(variable)
         return node
 
@@ -157,4 +160,4 @@ class Node:
         self.parents = ()
 
     def __repr__(self) -> str:
-        return f"<Node {self.name} {tuple(self.meta.shape)}>"
+        return f"<Node {self.name} {tuple(self.shape)}>"

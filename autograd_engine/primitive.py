@@ -129,10 +129,10 @@ class Primitive:
             if isinstance(r, torch.Tensor):
                 if i in saved:
                     versions.append(r._version)
-                else:  # keep only the shape; an op result's node already holds it
+                else:  # keep only the shape; an op result's node is its Meta
                     p = parents[i]
                     if p is not None and p.prim is not None:
-                        raw[i] = p.meta
+                        raw[i] = p
                     elif isinstance(args[i], (Variable, torch.Tensor)):
                         raw[i] = Meta(r)
                     else:  # a number that the forward took as a cached tensor: keep the number
@@ -145,7 +145,7 @@ class Primitive:
             tuple(raw),
             kwargs or _NO_KWARGS,
             out if keep_out else None,
-            Meta(out),
+            out,
             scope_mod._scopes.path,
             tuple(versions),
         )
