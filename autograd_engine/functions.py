@@ -185,19 +185,17 @@ def relu(x: Any) -> Any:
     return threshold(x, 0.0, 0.0)
 
 
-def _signs(x: Any, positive: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Constants (-1 where `positive`, else 1) and (1 where `positive`, else 0) in x's dtype: products
-    with them pick a branch per element at a fraction of `where`'s cost, exactly, on finite values."""
-    ones = positive.to(_raw(x).dtype)
-    return torch.rsub(ones, 1.0, alpha=2.0), ones
-
-
 def sigmoid(x: Any) -> Any:
-    """1 / (1 + e^-x), evaluated as (1 or e) / (1 + e) with e = e^-|x| in [0, 1], so nothing overflows;
-    the graph keeps e, 1 + e, the result and two constant masks for backward."""
-    flip, positive = _signs(x, _raw(x) >= 0)
+    """1 / (1 + e^-x), evaluated as (1 or e) / (1 + e) with e = e^-|x| in [0, 1], so nothing overflows.
+
+    The branch is picked per element by multiplying with constants (`flip` = -1 where x's sign bit is
+    clear, else 1; `positive` = 1 there, else 0): exact, since e is finite, and several times faster
+    than `where` on the CPU. The graph keeps e, 1 + e, the result and two constants for backward."""
+    raw = _raw(x)
+    flip = torch.copysign(raw.new_ones(()), raw).neg_()
+    positive = torch.rsub(flip, 0.5, alpha=0.5)
     e = exp(mul(x, flip))
-    return div(add(mul(e, 1.0 - positive), positive), add(1.0, e))
+    return div(add(mul(e, torch.rsub(positive, 1.0)), positive), add(1.0, e))
 
 
 def tanh(x: Any) -> Any:
@@ -207,7 +205,8 @@ def tanh(x: Any) -> Any:
 
 def softplus(x: Any) -> Any:
     """log(1 + e^x) = relu(x) + log(1 + e^-|x|), both pieces taking the branch of x > 0 (slope 1/2 at 0)."""
-    flip, _ = _signs(x, _raw(x) > 0)
+    raw = _raw(x)
+    flip = torch.rsub((raw > 0).to(raw.dtype), 1.0, alpha=2.0)  # -1 where x > 0, else 1
     return add(relu(x), log(add(1.0, exp(mul(x, flip)))))
 
 
