@@ -49,3 +49,15 @@ def test_quick_cuda_benchmark_names_the_device(tmp_path):
 def test_cuda_benchmark_without_a_gpu_says_so():
     result = quick("--device", "cuda")
     assert result.returncode == 2 and "no CUDA device is available here" in result.stderr
+
+
+def test_profile_prints_where_the_time_goes():
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.profile", "chain", "--repeat", "2"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Primitive.__call__" in result.stdout and "_reverse" in result.stdout
