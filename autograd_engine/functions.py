@@ -1,8 +1,9 @@
 """Composites: functions built from primitives only, so they need no derivative of their own.
 
 Also the public, torch-style spelling of the primitives whose options are keywords in `ops`.
-Every function accepts Variables, tensors or numbers; the stable formulations below keep values
-and gradients finite for large inputs (no inf * 0 in any branch that is discarded).
+Every function accepts Variables and tensors (the arithmetic ones numbers too, as torch's do); the
+stable formulations below keep values and gradients finite for large inputs (no inf * 0 in any
+branch that is discarded).
 """
 
 from __future__ import annotations
