@@ -34,7 +34,8 @@ class Primitive:
     they read the output; a dict instead says it per input (`{"x": "y", "y": "x"}`: the VJP for x reads
     y, the one for y reads x), so only what the inputs that require grad need is kept. Everything else
     is kept as a `Meta` (shape, dtype, device): backward holds no more memory than it needs, and
-    in-place edits of what it does need are caught.
+    in-place edits of what it does need are caught. `numbers_as_tensors` (binary ops whose kernel gives
+    the same bits either way) passes a Python number as a cached 0-dim tensor: see `constants`.
     """
 
     __slots__ = ("name", "forward", "vjps", "saved_args", "saves_out", "needs", "plans", "numbers_as_tensors")
