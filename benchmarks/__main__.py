@@ -87,11 +87,13 @@ def build_groups(quick: bool, device: str = "cpu") -> list[Group]:
         Group(
             f"inference, 1x3x{size}x{size}",
             {
+                "torch, same graph": workloads.torch_inference(device, size=size, same_graph=True),
                 "torch.nn native conv": workloads.torch_inference(device, size=size),
                 "engine, unfold lowering": workloads.engine_inference("unfold", device, size=size),
                 "engine, native lowering": workloads.engine_inference("native", device, size=size),
             },
-            baseline="torch.nn native conv",
+            baseline="torch, same graph",
+            also="torch.nn native conv",
         )
     )
     if torch.device(device).type != "cpu":  # a model whose kernels, not launches, set the pace

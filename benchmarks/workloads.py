@@ -82,12 +82,11 @@ def _fold_tconv(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, stride: int, 
     return tnf.fold(cols, size, k, padding=pad, stride=stride) + b.reshape(o, 1, 1)
 
 
-def torch_train_step(batch: int, same_graph: bool, device: str = "cpu", arch: str = "seed") -> Step:
-    """torch.nn's model, or (same_graph, seed model only) torch autograd over the engine's 'unfold' lowering."""
-    model = build(arch, "torch").to(device)
+def _torch_forward(model: torch.nn.Module, same_graph: bool) -> Callable[[torch.Tensor], torch.Tensor]:
+    """torch.nn's seed model itself, or (same_graph) the same model over the engine's 'unfold' lowering."""
+    if not same_graph:
+        return model
     w = list(model.parameters())
-    opt = torch.optim.SGD(w, lr=_lr(arch))
-    x, y = torch.rand(batch, 3, 32, 32, device=device), torch.rand(batch, 3, 32, 32, device=device)
 
     def unfolded(x: torch.Tensor) -> torch.Tensor:
         h = torch.relu(_unfold_conv(x, w[0], w[1], 2, 1))
@@ -95,7 +94,15 @@ def torch_train_step(batch: int, same_graph: bool, device: str = "cpu", arch: st
         h = torch.relu(_fold_tconv(h, w[4], w[5], 2, 1, 1))
         return torch.sigmoid(_fold_tconv(h, w[6], w[7], 2, 1, 1))
 
-    forward = unfolded if same_graph else model
+    return unfolded
+
+
+def torch_train_step(batch: int, same_graph: bool, device: str = "cpu", arch: str = "seed") -> Step:
+    """torch.nn's model, or (same_graph, seed model only) torch autograd over the engine's 'unfold' lowering."""
+    model = build(arch, "torch").to(device)
+    opt = torch.optim.SGD(model.parameters(), lr=_lr(arch))
+    x, y = torch.rand(batch, 3, 32, 32, device=device), torch.rand(batch, 3, 32, 32, device=device)
+    forward = _torch_forward(model, same_graph)
 
     def step() -> float:
         opt.zero_grad()
@@ -121,13 +128,14 @@ def engine_inference(lowering: str, device: str = "cpu", size: int = 512) -> Ste
     return run
 
 
-def torch_inference(device: str = "cpu", size: int = 512) -> Step:
-    model = build("seed", "torch").to(device)
+def torch_inference(device: str = "cpu", size: int = 512, same_graph: bool = False) -> Step:
+    """torch.nn's seed model on one image, or (same_graph) torch over the engine's 'unfold' lowering."""
+    forward = _torch_forward(build("seed", "torch").to(device), same_graph)
     x = torch.rand(1, 3, size, size, device=device)
 
     def run() -> object:
         with torch.no_grad():
-            return model(x).sum().item()
+            return forward(x).sum().item()
 
     return run
 
