@@ -41,8 +41,9 @@ def numbers_as_tensors(raw: Sequence[Any]) -> Sequence[Any]:
     constant = cache.get(number)
     if constant is None:
         if len(cache) >= _LIMIT:
-            _CACHED_IDS.difference_update(id(t) for t in cache.values())
+            evicted = list(cache.values())  # one step under the GIL: safe beside other threads' inserts
             cache.clear()
+            _CACHED_IDS.difference_update(id(t) for t in evicted)
         constant = cache[number] = torch.tensor(float(number), dtype=tensor.dtype)
         _CACHED_IDS.add(id(constant))
     return [tensor, constant] if tensor is x else [constant, tensor]
