@@ -112,24 +112,28 @@ class Primitive:
         return result
 
     def _record(self, args: tuple[Any, ...], raw: list[Any], kwargs: dict[str, Any], out: torch.Tensor) -> Node:
+        # (counters rather than enumerate, and a growing tuple rather than a list: this runs for every op)
         vjps = self.vjps
         parents: list[Node | None] = []
         grads = 0  # bit i set: input i requires grad
-        for i, a in enumerate(args):
+        i = 0
+        for a in args:
             if isinstance(a, Variable) and a._requires_grad and vjps[i] is not None:
                 parents.append(a._node or a._grad_node())
                 grads |= 1 << i
             else:
                 parents.append(None)
+            i += 1
         plan = self.plans.get(grads)
         if plan is None:
             plan = self.plans[grads] = self._plan(grads)
         saved, keep_out = plan
-        versions = []
-        for i, r in enumerate(raw):
+        versions: tuple[int, ...] = ()
+        i = 0
+        for r in raw:
             if isinstance(r, torch.Tensor):
                 if i in saved:
-                    versions.append(r._version)
+                    versions += (r._version,)
                 else:  # keep only the shape; an op result's node is its Meta
                     p = parents[i]
                     if p is not None and p.prim is not None:
@@ -138,8 +142,9 @@ class Primitive:
                         raw[i] = Meta(r)
                     else:  # a number that the forward took as a cached tensor: keep the number
                         raw[i] = args[i]
+            i += 1
         if keep_out:
-            versions.append(out._version)
+            versions += (out._version,)
         node = Node(
             self,
             tuple(parents),
@@ -148,7 +153,7 @@ class Primitive:
             out if keep_out else None,
             out,
             scope_mod._scopes.path,
-            tuple(versions),
+            versions,
         )
         if _mode.anomaly:
             node.trace = anomaly.user_frame()
