@@ -205,9 +205,7 @@ def report(
             "|---|---|---:|---:|",
         ]
     for workload, variant, peak in memory:
-        base = next(
-            p for w, v, p in memory if w == workload and v in ("torch-same-graph", "torch-chain", "torch-dncnn")
-        )
+        base = next(p for w, v, p in memory if w == workload and v in BASELINES)
         lines.append(f"| {workload} | {variant} | {peak / 2**20:.1f} | {peak / base:.2f}x |")
     if soak_rows:
         lines += [

@@ -83,7 +83,7 @@ def _fold_tconv(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, stride: int, 
 
 
 def _torch_forward(model: torch.nn.Module, same_graph: bool) -> Callable[[torch.Tensor], torch.Tensor]:
-    """torch.nn's seed model itself, or (same_graph) the same model over the engine's 'unfold' lowering."""
+    """The torch.nn model itself, or (same_graph, seed model only) it over the engine's 'unfold' lowering."""
     if not same_graph:
         return model
     w = list(model.parameters())
