@@ -254,3 +254,13 @@ def test_cached_numbers_stay_few_and_hold_no_node_memory():
     torch.testing.assert_close(x.grad.data, torch.full((3,), 1.0 + (3 * constants._LIMIT - 1) / 7))
     ints = ag.Variable(torch.arange(3)) * 2.5  # an integer tensor takes the number as torch does
     assert ints.dtype == (torch.arange(3) * 2.5).dtype and torch.equal(ints.data, torch.arange(3) * 2.5)
+
+
+def test_relu_keeps_only_its_output():
+    """Like torch's ReLU, backward needs only the output (which the next layer keeps anyway)."""
+    x = ag.Variable(torch.randn(4, 5), requires_grad=True)
+    y = ag.relu(x)
+    saved = y.node.saved_tensors()
+    assert y.op == "threshold" and len(saved) == 1 and saved[0] is y.data
+    with pytest.raises(ValueError, match="threshold: value 1.0 must not exceed threshold 0.0"):
+        ag.ops.threshold(x, threshold=0.0, value=1.0)
