@@ -25,14 +25,19 @@ def _lr(arch: str) -> float:
     return 5.0 if arch == "seed" else 0.01  # the seed recipe's; small enough for the deeper DnCNN
 
 
-def engine_train_step(
-    batch: int, lowering: str, device: str = "cpu", checkpointed: bool = False, arch: str = "seed"
-) -> Step:
-    with nn.functional.use_conv_lowering(lowering):
-        model = build(arch).to(device)
+def _engine_model(arch: str, lowering: str, device: str) -> nn.Module:
+    """The engine's model with every convolution set to `lowering`."""
+    model = build(arch).to(device)
     for m in model.modules():
         if hasattr(m, "lowering"):
             m.lowering = lowering
+    return model
+
+
+def engine_train_step(
+    batch: int, lowering: str, device: str = "cpu", checkpointed: bool = False, arch: str = "seed"
+) -> Step:
+    model = _engine_model(arch, lowering, device)
     opt = nn.SGD(model.parameters(), lr=_lr(arch))
     x, y = torch.rand(batch, 3, 32, 32, device=device), torch.rand(batch, 3, 32, 32, device=device)
     loss_fn = nn.MSE()
@@ -115,10 +120,7 @@ def torch_train_step(batch: int, same_graph: bool, device: str = "cpu", arch: st
 
 
 def engine_inference(lowering: str, device: str = "cpu", size: int = 512) -> Step:
-    model = build("seed").to(device)
-    for m in model.modules():
-        if hasattr(m, "lowering"):
-            m.lowering = lowering
+    model = _engine_model("seed", lowering, device)
     x = torch.rand(1, 3, size, size, device=device)
 
     def run() -> object:
