@@ -6,13 +6,13 @@ x = ag.Variable(torch.randn(3), requires_grad=True)
 ag.grad(lambda x: (x ** 3).sum())(torch.ones(3))   # tensor([3., 3., 3.])
 """
 
-from .variable import Variable  # noqa: I001  (first: Variable's methods import ops and functions)
+from .variable import Variable  # noqa: I001  (first: Variable's methods import ops and composites)
 from . import ops
-from .backward import backward, grad as gradients
+from .backward import backward, gradients
 from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
 from .checkpoint import checkpoint
-from .functional import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
-from .functions import (
+from .transforms import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
+from .composites import (
     abs,
     add,
     cat,

@@ -35,7 +35,7 @@ def backward(
     run([output], [gradient], None, retain_graph, create_graph)
 
 
-def grad(
+def gradients(
     outputs: Variable | Sequence[Variable],
     inputs: Variable | Sequence[Variable],
     grad_outputs: GradLike | Sequence[GradLike] = None,

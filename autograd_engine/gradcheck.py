@@ -7,9 +7,9 @@ from typing import Any
 
 import torch
 
-from .functional import jacobian, vjp
-from .functions import cat, reshape
+from .composites import cat, reshape
 from .grad_mode import no_grad
+from .transforms import jacobian, vjp
 from .variable import Variable
 
 

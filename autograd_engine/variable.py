@@ -1,6 +1,6 @@
 """`Variable`: a torch.Tensor plus the graph node that produced it.
 
-Operators and methods delegate to the primitives in `ops` and the composites in `functions`;
+Operators and methods delegate to the primitives in `ops` and the composites in `composites`;
 this module holds no derivative logic of its own.
 """
 
@@ -395,5 +395,5 @@ def _shape_arg(args: tuple[Any, ...]) -> tuple[int, ...]:
 
 # Methods above resolve these at call time; they import Variable themselves, hence the late import.
 from . import backward as backward_mod  # noqa: E402
-from . import functions as F  # noqa: E402
+from . import composites as F  # noqa: E402
 from . import ops  # noqa: E402

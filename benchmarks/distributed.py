@@ -19,7 +19,7 @@ import torch.distributed as dist
 
 import autograd_engine as ag
 import nn
-from examples.noise2noise.models import build
+from examples.noise2noise.architectures import build
 
 STEPS, BATCH = 30, 64
 

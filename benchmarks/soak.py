@@ -12,7 +12,7 @@ import torch
 
 import autograd_engine as ag
 import nn
-from examples.noise2noise.models import build
+from examples.noise2noise.architectures import build
 
 
 def resident_mib() -> float:

@@ -15,7 +15,7 @@ import torch.nn.functional as tnf
 
 import autograd_engine as ag
 import nn
-from examples.noise2noise.models import build
+from examples.noise2noise.architectures import build
 
 Step = Callable[[], object]
 

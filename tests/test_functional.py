@@ -121,7 +121,7 @@ def test_jacobian_rows_in_blocks_one_by_one_and_under_anomaly_mode(monkeypatch):
     tf = lambda x, w: torch.log_softmax(torch.tanh(x @ w)[1:], 1)  # noqa: E731
     x, w = r(4, 3), r(3, 5)
     expected = torch.func.jacrev(tf, argnums=(0, 1))(x, w)
-    monkeypatch.setattr(ag.functional, "_PASS_ELEMENTS", 60)  # 15 rows of 15 elements: 4 rows a pass, 4 passes
+    monkeypatch.setattr(ag.transforms, "_PASS_ELEMENTS", 60)  # 15 rows of 15 elements: 4 rows a pass, 4 passes
     for mine, theirs in zip(ag.jacobian(f, argnums=(0, 1))(x, w), expected):
         torch.testing.assert_close(mine, theirs)
     with ag.detect_anomaly():  # anomaly checks look at values: one pass per row

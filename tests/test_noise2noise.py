@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from examples.noise2noise import cli, data, models
+from examples.noise2noise import architectures, cli, data
 from examples.noise2noise.metrics import psnr
 from examples.noise2noise.model import Model
 from examples.noise2noise.noise import Noise
@@ -147,7 +147,7 @@ def test_diverging_loss_stops_and_keeps_the_last_good_checkpoint(cfg, monkeypatc
 
 def test_harness_interface_end_to_end():
     model = Model()
-    assert isinstance(model.model, object) and Model(arch="dncnn").arch == "dncnn" and models.ARCHS[0] == "seed"
+    assert isinstance(model.model, object) and Model(arch="dncnn").arch == "dncnn" and architectures.ARCHS[0] == "seed"
     noisy = torch.rand(32, 3, 32, 32) * 255
     model.train(noisy, (noisy + torch.randn_like(noisy) * 10).clamp(0, 255), 1)
     out = model.predict(torch.rand(1, 3, 512, 512) * 255)

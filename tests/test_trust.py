@@ -243,7 +243,7 @@ def test_no_graph_node_outlives_backward_and_no_cycles(device):
 def test_resident_memory_stays_flat_over_training():
     code = """
 import resource, torch, autograd_engine as ag, nn
-from examples.noise2noise.models import build
+from examples.noise2noise.architectures import build
 torch.set_num_threads(1)
 torch.manual_seed(0)
 model = build("seed", factor=4)

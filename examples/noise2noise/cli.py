@@ -18,7 +18,7 @@ import torch
 import autograd_engine as ag
 import nn
 
-from . import baselines, data, models
+from . import architectures, baselines, data
 from .metrics import psnr
 from .noise import DEFAULT_LEVELS, Noise
 from .train import TrainConfig, Trainer, TrainingDivergedError, denoise, make_backend, render_graph, resolve_device
@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=int, default=64)
     t.add_argument("--lr", type=float, help="learning rate (default 5.0 for SGD, 1e-3 for Adam)")
     t.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
-    t.add_argument("--arch", "--model", dest="arch", choices=models.ARCHS, default="seed")
+    t.add_argument("--arch", "--model", dest="arch", choices=architectures.ARCHS, default="seed")
     t.add_argument("--factor", type=int, default=8, help="channel factor of the seed model (default 8)")
     t.add_argument("--kernel", type=int, default=3, help="kernel size (default 3)")
     t.add_argument("--seed", type=int, default=0)
@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = sub.add_parser("graph", help="render the training graph of a model (expanded and collapsed)")
     g.add_argument("--out", default="n2n-graph.svg", help="svg, png, pdf or dot path (default n2n-graph.svg)")
-    g.add_argument("--arch", "--model", dest="arch", choices=models.ARCHS, default="seed")
+    g.add_argument("--arch", "--model", dest="arch", choices=architectures.ARCHS, default="seed")
     g.add_argument("--factor", type=int, default=8)
     g.add_argument("--kernel", type=int, default=3)
     g.add_argument("--batch-size", type=int, default=64)
@@ -176,7 +176,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         dict(
             method=f"{cfg.arch} model ({Path(args.checkpoint).name})",
             parameter="",
-            psnr=psnr(denoise(backend, noisy, models.size_multiple(cfg.arch)), clean),
+            psnr=psnr(denoise(backend, noisy, architectures.size_multiple(cfg.arch)), clean),
         )
     ]
     if args.baselines:
@@ -201,7 +201,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         image = Noise(cfg.noise, cfg.noise_level).apply(image, torch.Generator().manual_seed(args.seed))
         if args.noisy_output:
             _save_png(image[0].float() / 255, args.noisy_output)
-    out = denoise(backend, image.float() / 255, models.size_multiple(cfg.arch))
+    out = denoise(backend, image.float() / 255, architectures.size_multiple(cfg.arch))
     _save_png(out[0], args.output)
     print(f"wrote {args.output} ({image.shape[-1]} x {image.shape[-2]})")
     return 0

@@ -15,10 +15,10 @@ import torch
 import autograd_engine as ag
 import nn
 
-from . import models
+from . import architectures
 from .train import EngineBackend, TrainConfig, denoise
 
-ARCHS = models.ARCHS
+ARCHS = architectures.ARCHS
 PRETRAINED = Path(__file__).resolve().parent / "pretrained"
 _DEFAULTS = {"seed": dict(optimizer="sgd", lr=5.0), "dncnn": dict(optimizer="adam", lr=1e-3)}
 
@@ -64,5 +64,5 @@ class Model:
         if test_input.ndim != 4 or test_input.shape[1] != 3:
             raise ValueError(f"Model.predict: expected N x 3 x H x W images, got shape {tuple(test_input.shape)}")
         with ag.no_grad():
-            out = denoise(self.backend, test_input.float() / 255, models.size_multiple(self.arch))
+            out = denoise(self.backend, test_input.float() / 255, architectures.size_multiple(self.arch))
         return (out * 255).to(test_input.device)

@@ -23,7 +23,7 @@ from tqdm import tqdm
 import autograd_engine as ag
 import nn
 
-from . import data, models
+from . import architectures, data
 from .metrics import psnr
 from .noise import Noise
 
@@ -95,7 +95,7 @@ class EngineBackend:
     """The model on autograd_engine + nn."""
 
     def __init__(self, cfg: TrainConfig, device: torch.device) -> None:
-        self.model = self.core = models.build(cfg.arch, "engine", cfg.factor, cfg.kernel, cfg.seed).to(device)
+        self.model = self.core = architectures.build(cfg.arch, "engine", cfg.factor, cfg.kernel, cfg.seed).to(device)
         params = list(self.model.parameters())
         self.opt = nn.SGD(params, lr=cfg.lr) if cfg.optimizer == "sgd" else nn.Adam(params, lr=cfg.lr)
         self.l1 = Noise(cfg.noise, cfg.noise_level).loss == "l1" and cfg.target == "noisy"
@@ -121,7 +121,7 @@ class TorchBackend(EngineBackend):
     """The torch.nn twin: same architecture, initialisation, data order and update rule."""
 
     def __init__(self, cfg: TrainConfig, device: torch.device) -> None:
-        self.model = self.core = models.build(cfg.arch, "torch", cfg.factor, cfg.kernel, cfg.seed).to(device)
+        self.model = self.core = architectures.build(cfg.arch, "torch", cfg.factor, cfg.kernel, cfg.seed).to(device)
         make = torch.optim.SGD if cfg.optimizer == "sgd" else torch.optim.Adam
         self.opt = make(self.model.parameters(), lr=cfg.lr)
         self.l1 = Noise(cfg.noise, cfg.noise_level).loss == "l1" and cfg.target == "noisy"
@@ -180,7 +180,7 @@ class Trainer:
             if cfg.batch_size % self.world:
                 raise ValueError(f"--batch-size {cfg.batch_size} must divide among {self.world} processes")
             self.backend.distribute()
-        self.multiple = models.size_multiple(cfg.arch)
+        self.multiple = architectures.size_multiple(cfg.arch)
         self.gen = torch.Generator().manual_seed(cfg.seed)
         self.history: list[dict[str, Any]] = []
         self.epoch, self.step, self.loss_sum, self.seen = 0, 0, 0.0, 0
@@ -401,7 +401,7 @@ def save_samples(path: Path, val: data.Pairs, denoised: torch.Tensor, scale: int
 
 def render_graph(cfg: TrainConfig, path: Path) -> list[Path]:
     """The engine model's training graph (forward + loss at the configured batch size): expanded and collapsed."""
-    model = models.build(cfg.arch, "engine", cfg.factor, cfg.kernel, cfg.seed)
+    model = architectures.build(cfg.arch, "engine", cfg.factor, cfg.kernel, cfg.seed)
     noisy = ag.Variable(torch.zeros(cfg.batch_size, 3, 32, 32), requires_grad=True, name="noisy input")
     loss = nn.MSE()(model(noisy), torch.zeros(cfg.batch_size, 3, 32, 32))
     path = Path(path)

@@ -17,8 +17,8 @@ import torch
 
 from . import ops
 from .anomaly import is_anomaly_enabled
-from .backward import grad as gradients
-from .functions import stack
+from .backward import gradients
+from .composites import stack
 from .grad_mode import enable_grad, is_grad_enabled
 from .pytree import TreeSpec, tree_flatten, tree_unflatten
 from .variable import Variable
