@@ -53,7 +53,7 @@ from .composites import (
     where,
 )
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .gradcheck import GradcheckError, check_primitive, gradcheck, gradgradcheck
 from .node import GraphFreedError, InplaceModificationError, Node
 from .ops import PRIMITIVES
 from .primitive import Primitive, primitive
@@ -73,6 +73,7 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "AnomalyError",
+    "check_primitive",
     "checkpoint",
     "detect_anomaly",
     "hvp",

@@ -18,8 +18,8 @@ import torch
 
 from . import anomaly
 from .grad_mode import set_grad_enabled
-from .node import GraphFreedError, Node
-from .variable import Variable
+from .node import GraphFreedError, Meta, Node
+from .variable import Variable, lift
 
 GradLike = Variable | torch.Tensor | None
 
@@ -32,7 +32,7 @@ def backward(
     `gradient` is the cotangent (required unless `output` has a single element). The graph's saved
     tensors are released afterwards unless `retain_graph` (default: `create_graph`).
     """
-    run([output], [gradient], None, retain_graph, create_graph)
+    run([output], [gradient], None, retain_graph=retain_graph, create_graph=create_graph)
 
 
 def gradients(
@@ -54,7 +54,8 @@ def gradients(
     for x in inputs:
         if not isinstance(x, Variable) or not x.requires_grad:
             raise RuntimeError(f"grad: every input must be a Variable that requires grad, got {_what(x)}")
-    found = run(outputs, list(grad_outputs), [x._grad_node() for x in inputs], retain_graph, create_graph)
+    targets = [x._grad_node() for x in inputs]
+    found = run(outputs, list(grad_outputs), targets, retain_graph=retain_graph, create_graph=create_graph)
     return tuple(_zeros(x, create_graph) if g is None else g for x, g in zip(inputs, found))
 
 
@@ -62,6 +63,7 @@ def run(
     outputs: Sequence[Any],
     grad_outputs: Sequence[GradLike],
     targets: list[Node] | None,
+    *,
     retain_graph: bool | None,
     create_graph: bool,
     accumulate: bool | None = None,
@@ -90,7 +92,16 @@ def run(
     check_anomaly = anomaly.is_anomaly_enabled()
     _callbacks.stack.append([])
     try:
-        _reverse(ready, grads, pending, wanted, accumulate, retain_graph, create_graph, check_anomaly)
+        _reverse(
+            ready,
+            grads,
+            pending,
+            wanted,
+            accumulate=accumulate,
+            retain_graph=retain_graph,
+            create_graph=create_graph,
+            check_anomaly=check_anomaly,
+        )
     finally:
         queued = _callbacks.stack.pop()
     for callback in queued:
@@ -119,6 +130,7 @@ def _reverse(
     grads: dict[Node, Any],
     pending: dict[Node, int],
     wanted: dict[Node, Any],
+    *,
     accumulate: bool,
     retain_graph: bool,
     create_graph: bool,
@@ -149,7 +161,16 @@ def _reverse(
                 left = pending.get(parent)  # None for constants and parents irrelevant to the targets
                 if left is None:
                     continue
-                gi = vjps[i](g, ans, *args, **kwargs)
+                try:
+                    gi = vjps[i](g, ans, *args, **kwargs)
+                except (TypeError, AttributeError) as e:
+                    raise _vjp_error(node, i, args, e, create_graph) from e
+                if create_graph and not isinstance(gi, Variable):
+                    raise TypeError(
+                        f"{node.name}: the VJP for input {i} returned a {type(gi).__name__} under create_graph=True: "
+                        "it computed outside the engine (a torch function, or .data), so gradients of gradients "
+                        "would be silently wrong; write it with primitives (autograd_engine.ops)"
+                    )
                 if check_anomaly:
                     anomaly.check_backward(node.name, i, gi, args, node.trace)
                 expected = args[i]
@@ -171,6 +192,28 @@ def _reverse(
                 node.release()
 
 
+def _vjp_error(node: Node, i: int, args: Sequence[Any], error: Exception, create_graph: bool) -> Exception:
+    """A VJP failed: say what to write when it read an input the primitive does not save, or ran torch
+    functions that do not take Variables (VJPs run on Variables under create_graph)."""
+    prim = node.prim
+    assert prim is not None
+    shapes_only = [n for n, a in zip(prim.inputs or (), args) if isinstance(a, Meta)]
+    if not shapes_only:
+        if create_graph and "Variable" in str(error):
+            return TypeError(
+                f"{prim.name}: the VJP for input {i} failed under create_graph=True ({error}): there it runs on "
+                "Variables, so it must be written with primitives (autograd_engine.ops), not torch functions"
+            )
+        return error
+    saves = " ".join(sorted(set(shapes_only)))
+    return TypeError(
+        f"{prim.name}: the VJP for input {i} failed ({error}); it was given only the shape of "
+        f"{', '.join(shapes_only)}, because the primitive does not save {'it' if len(shapes_only) == 1 else 'them'}. "
+        f'A VJP that reads an input\'s values must name it: @primitive(saves="{saves}") '
+        "(add 'ans' to read the output)"
+    )
+
+
 def _seed(out: Variable, g: GradLike, create_graph: bool) -> Any:
     if g is None:
         if out.numel() != 1:
@@ -178,7 +221,7 @@ def _seed(out: Variable, g: GradLike, create_graph: bool) -> Any:
                 f"backward: output of shape {tuple(out.shape)} is not a scalar; pass gradient= "
                 "(a tensor of that shape) to say which combination of outputs to differentiate"
             )
-        return _lift(torch.ones_like(out.data), create_graph)
+        return lift(torch.ones_like(out.data), create_graph)
     if tuple(g.shape) != tuple(out.shape):
         raise RuntimeError(f"backward: gradient shape {tuple(g.shape)} does not match output shape {tuple(out.shape)}")
     if create_graph:
@@ -186,12 +229,8 @@ def _seed(out: Variable, g: GradLike, create_graph: bool) -> Any:
     return (g.data if isinstance(g, Variable) else g).to(out.dtype)
 
 
-def _lift(t: torch.Tensor, create_graph: bool) -> Any:
-    return Variable(t) if create_graph else t
-
-
 def _zeros(x: Variable, create_graph: bool) -> Any:
-    return _lift(torch.zeros_like(x.data), create_graph)
+    return lift(torch.zeros_like(x.data), create_graph)
 
 
 def _what(x: Any) -> str:

@@ -48,7 +48,14 @@ def _recompute(i: int, g: Any, ans: Any, anchor: Any, *xs: Any, fn: Callable[...
             if out.requires_grad:  # keep the output's node but not its values while backward runs
                 seed = Variable._wrap(out.data.new_zeros(()).expand(out.shape), out.node)
                 del out
-                found = run([seed], [g], [v._grad_node() for v in targets], False, False, accumulate=True)
+                found = run(
+                    [seed],
+                    [g],
+                    [v._grad_node() for v in targets],
+                    retain_graph=False,
+                    create_graph=False,
+                    accumulate=True,
+                )
         by_input = dict(zip(map(id, targets), found))
         cache["for"] = g
         cache["grads"] = [by_input.get(id(v)) for v in inputs]

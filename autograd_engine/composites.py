@@ -17,7 +17,7 @@ import torch
 
 from . import ops
 from .ops import add, div, exp, log, matmul, maximum, mul, neg, sub, transpose
-from .variable import Variable
+from .variable import unwrap
 
 __all__ = [
     "abs",
@@ -61,10 +61,6 @@ __all__ = [
 ]
 
 Dims = int | Sequence[int] | None
-
-
-def _raw(x: Any) -> Any:
-    return x.data if isinstance(x, Variable) else x
 
 
 # --- torch-style spellings of primitives --------------------------------------------------------
@@ -122,13 +118,13 @@ def fold(x: Any, output_size: Any, kernel_size: Any, dilation: Any = 1, padding:
 def threshold(x: Any, threshold: float, value: float) -> Any:
     """x where x > threshold, else `value` (torch.nn.functional.threshold); NaN passes through."""
     if value > threshold:  # the primitive's output would no longer tell where x > threshold
-        return ops.where(_raw(x) <= threshold, value, x)
+        return ops.where(unwrap(x) <= threshold, value, x)
     return ops.threshold(x, threshold=threshold, value=value)
 
 
 def where(cond: Any, x: Any, y: Any) -> Any:
     """x where `cond` (a boolean tensor, never differentiated) holds, else y."""
-    return ops.where(_raw(cond), x, y)
+    return ops.where(unwrap(cond), x, y)
 
 
 # --- shape helpers -------------------------------------------------------------------------------
@@ -164,7 +160,7 @@ def stack(xs: Sequence[Any], dim: int = 0) -> Any:
 # --- elementwise composites ----------------------------------------------------------------------
 def abs(x: Any) -> Any:  # noqa: A001
     """|x|; the derivative at 0 is 0, as in torch."""
-    return mul(x, torch.sign(_raw(x)))
+    return mul(x, torch.sign(unwrap(x)))
 
 
 def sqrt(x: Any) -> Any:
@@ -173,7 +169,7 @@ def sqrt(x: Any) -> Any:
 
 def clamp(x: Any, min: float | None = None, max: float | None = None) -> Any:  # noqa: A002
     """Limit to [min, max]; the gradient passes where min <= x <= max, as in torch."""
-    raw = _raw(x)
+    raw = unwrap(x)
     if min is not None:
         x = ops.where(raw < min, min, x)
     if max is not None:
@@ -192,7 +188,7 @@ def sigmoid(x: Any) -> Any:
     The branch is picked per element by multiplying with constants (`flip` = -1 where x's sign bit is
     clear, else 1; `positive` = 1 there, else 0): exact, since e is finite, and several times faster
     than `where` on the CPU. The graph keeps e, 1 + e, the result and two constants for backward."""
-    raw = _raw(x)
+    raw = unwrap(x)
     flip = torch.copysign(raw.new_ones(()), raw).neg_()
     positive = torch.rsub(flip, 0.5, alpha=0.5)
     e = exp(mul(x, flip))
@@ -206,7 +202,7 @@ def tanh(x: Any) -> Any:
 
 def softplus(x: Any) -> Any:
     """log(1 + e^x) = relu(x) + log(1 + e^-|x|), both pieces taking the branch of x > 0 (slope 1/2 at 0)."""
-    raw = _raw(x)
+    raw = unwrap(x)
     flip = torch.rsub((raw > 0).to(raw.dtype), 1.0, alpha=2.0)  # -1 where x > 0, else 1
     return add(relu(x), log(add(1.0, exp(mul(x, flip)))))
 
@@ -219,7 +215,7 @@ def mean(x: Any, dim: Dims = None, keepdim: bool = False) -> Any:
 
 def _stable_shift(x: Any, dim: Dims) -> torch.Tensor:
     """Per-slice max as a constant (finite), for shift-invariant functions: exact gradients, no overflow."""
-    m = torch.amax(_raw(x), dim=ops.normalize_dims(dim, x.ndim), keepdim=True)
+    m = torch.amax(unwrap(x), dim=ops.normalize_dims(dim, x.ndim), keepdim=True)
     return torch.where(torch.isfinite(m), m, torch.zeros_like(m))
 
 

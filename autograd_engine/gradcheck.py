@@ -9,6 +9,7 @@ import torch
 
 from .composites import cat, reshape
 from .grad_mode import no_grad
+from .primitive import Primitive
 from .transforms import jacobian, vjp
 from .variable import Variable
 
@@ -87,3 +88,31 @@ def gradgradcheck(f: Callable[..., Any], inputs: Sequence[Any], *, seed: int = 0
         return cat([reshape(g, (-1,)) for g in grads])
 
     return gradcheck(first_derivatives, xs, **tolerances)
+
+
+def check_primitive(prim: Primitive, *args: Any, **kwargs: Any) -> bool:
+    """Check a primitive (built in or your own) the way the test suite checks the built-ins, at `args`.
+
+    Its floating-point tensor inputs (cast to float64) that have a VJP are differentiated, the rest
+    stay constants: gradcheck and gradgradcheck against finite differences, which also runs every VJP
+    on shape-only placeholders for what `saves=` leaves out and on Variables (create_graph), so a
+    forgotten `saves=` entry or a VJP written with torch functions fails here with a message that says
+    what to write. Returns True or raises (GradcheckError for wrong derivatives).
+    """
+    vjps = prim.vjps
+    slots = [
+        i
+        for i, a in enumerate(args)
+        if isinstance(a, (torch.Tensor, Variable)) and _tensor(a).is_floating_point() and vjps[i] is not None
+    ]
+    if not slots:
+        raise ValueError(f"check_primitive: {prim.name} has no floating-point tensor input with a VJP among the args")
+
+    def f(*diff: Any) -> Any:
+        full = list(args)
+        for i, d in zip(slots, diff):
+            full[i] = d
+        return prim(*full, **kwargs)
+
+    inputs = [_tensor(args[i]) for i in slots]
+    return gradcheck(f, inputs) and gradgradcheck(f, inputs)

@@ -26,6 +26,11 @@ VJP = Callable[..., Any]
 _WRAPPED_ERRORS = (RuntimeError, ValueError, TypeError, IndexError)
 _NO_KWARGS: dict[str, Any] = {}  # shared by every node recorded without keyword arguments (never mutated)
 
+REGISTRY: dict[str, Primitive] = {}
+"""Every primitive by name, built in or user-defined, in definition order: defining one registers it.
+The graph tools, `check_primitive` and the docs' derivative table read it. A user primitive whose name
+a different primitive already has is registered under `module.name` instead (it keeps its name)."""
+
 
 class Primitive:
     """A differentiable op: `forward(*args, **kwargs)` on tensors plus VJPs `vjp(g, ans, *args, **kwargs)`.
@@ -38,7 +43,17 @@ class Primitive:
     the same bits either way) passes a Python number as a cached 0-dim tensor: see `constants`.
     """
 
-    __slots__ = ("name", "forward", "vjps", "saved_args", "saves_out", "needs", "plans", "numbers_as_tensors")
+    __slots__ = (
+        "name",
+        "forward",
+        "vjps",
+        "saved_args",
+        "saves_out",
+        "needs",
+        "plans",
+        "numbers_as_tensors",
+        "inputs",
+    )
 
     def __init__(
         self, forward: Callable[..., torch.Tensor], saves: str | dict[str, str] = "", numbers_as_tensors: bool = False
@@ -71,9 +86,23 @@ class Primitive:
         self.needs = tuple(indices(specs.get(n, "")) for n in names) if specs else None
         self.saved_args, self.saves_out = indices(" ".join(specs.values()) if specs else saves)
         self.plans: dict[int, tuple[Container[int], bool]] = {}  # what to keep, by which inputs need grad
+        self.inputs = tuple(names) if variadic is None else None
+        _register(self)
+
+    @property
+    def builtin(self) -> bool:
+        """Defined inside autograd_engine (the docs' table lists these)."""
+        return self.forward.__module__.startswith("autograd_engine.")
 
     def defvjp(self, *vjps: VJP | None) -> Primitive:
         """One VJP per positional input (None where the input is not differentiable)."""
+        if self.inputs is None:
+            raise TypeError(f"primitive {self.name} takes *args: define its VJPs with defvjp_argnum(vjp)")
+        if len(vjps) != len(self.inputs):
+            raise TypeError(
+                f"primitive {self.name} has {len(self.inputs)} positional inputs ({', '.join(self.inputs)}) "
+                f"but defvjp got {len(vjps)} VJPs: give one per input, None for an input with no gradient"
+            )
         self.vjps = vjps
         return self
 
@@ -178,6 +207,18 @@ class Primitive:
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
+
+
+def _register(prim: Primitive) -> None:
+    key = prim.name
+    known = REGISTRY.get(key)
+    if known is not None and _origin(known) != _origin(prim):  # (the same definition run again replaces itself)
+        key = f"{prim.forward.__module__}.{prim.name}"
+    REGISTRY[key] = prim
+
+
+def _origin(prim: Primitive) -> tuple[str, str]:
+    return prim.forward.__module__, prim.forward.__qualname__
 
 
 class _ArgnumVJPs:

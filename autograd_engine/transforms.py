@@ -21,7 +21,7 @@ from .backward import gradients
 from .composites import stack
 from .grad_mode import enable_grad, is_grad_enabled
 from .pytree import TreeSpec, tree_flatten, tree_unflatten
-from .variable import Variable
+from .variable import Variable, lift
 
 ArgNums = int | Sequence[int]
 
@@ -61,7 +61,7 @@ class _Inputs:
         live = [(o, c) for o, c in zip(outputs, cotangents) if isinstance(o, Variable) and o.requires_grad]
         create = self.nested or any(isinstance(c, Variable) and c.requires_grad for _, c in live)
         if not live:
-            return [_lift(torch.zeros_like(v.data), create) for v in self.variables]
+            return [lift(torch.zeros_like(v.data), create) for v in self.variables]
         return list(
             gradients(
                 [o for o, _ in live],
@@ -99,10 +99,6 @@ class _Inputs:
 def _leaf(x: Any) -> Variable:
     data = x.data if isinstance(x, Variable) else x if isinstance(x, torch.Tensor) else torch.tensor(float(x))
     return Variable(data, requires_grad=True)
-
-
-def _lift(t: torch.Tensor, as_variable: bool) -> Any:
-    return Variable(t) if as_variable else t
 
 
 def _scalar(out: Any, name: str) -> None:
@@ -226,7 +222,7 @@ def _single_rows(inputs: _Inputs, out: Any) -> list[Any]:
     blocks = []
     for v, r in zip(inputs.variables, rows):
         if not r:
-            blocks.append(_lift(torch.zeros((0,) + tuple(v.shape), dtype=v.dtype, device=v.device), inputs.nested))
+            blocks.append(lift(torch.zeros((0,) + tuple(v.shape), dtype=v.dtype, device=v.device), inputs.nested))
         else:
             blocks.append(stack(r) if isinstance(r[0], Variable) else torch.stack(r))
     return blocks

@@ -1,7 +1,10 @@
 """`Variable`: a torch.Tensor plus the graph node that produced it.
 
-Operators and methods delegate to the primitives in `ops` and the composites in `composites`;
-this module holds no derivative logic of its own.
+This module holds no derivative logic. The rule for where a method goes: Python operators
+(`+`, `*`, `@`, `[]`, ...) and methods whose torch signature is the primitive's own (`exp`, `log`,
+`pow`, `matmul`, `maximum`) call the primitive in `ops` directly, the hot path; every other method
+calls the torch-style function of the same name in `composites` (`F` below), which owns the
+signature (dims, keepdim, options) and the argument checks, so `v.f(...)` and `ag.f(v, ...)` agree.
 """
 
 from __future__ import annotations
@@ -261,22 +264,22 @@ class Variable:
 
     # --- comparisons give plain boolean tensors (not differentiable) -------------------------
     def __lt__(self, other: Any) -> torch.Tensor:  # type: ignore[override]
-        return self.data < _raw(other)
+        return self.data < unwrap(other)
 
     def __le__(self, other: Any) -> torch.Tensor:  # type: ignore[override]
-        return self.data <= _raw(other)
+        return self.data <= unwrap(other)
 
     def __gt__(self, other: Any) -> torch.Tensor:  # type: ignore[override]
-        return self.data > _raw(other)
+        return self.data > unwrap(other)
 
     def __ge__(self, other: Any) -> torch.Tensor:  # type: ignore[override]
-        return self.data >= _raw(other)
+        return self.data >= unwrap(other)
 
     def __eq__(self, other: Any) -> torch.Tensor:  # type: ignore[override]
-        return self.data == _raw(other)
+        return self.data == unwrap(other)
 
     def __ne__(self, other: Any) -> torch.Tensor:  # type: ignore[override]
-        return self.data != _raw(other)
+        return self.data != unwrap(other)
 
     # --- indexing ----------------------------------------------------------------------------
     def __getitem__(self, index: Any) -> Variable:
@@ -308,19 +311,19 @@ class Variable:
         return ops.matmul(self, other)
 
     def sum(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Variable:
-        return ops.sum(self, dim=dim, keepdim=keepdim)
+        return F.sum(self, dim, keepdim)
 
     def mean(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Variable:
         return F.mean(self, dim=dim, keepdim=keepdim)
 
     def max(self, dim: int | None = None, keepdim: bool = False) -> Variable:
-        return ops.max(self, dim=dim, keepdim=keepdim)
+        return F.max(self, dim, keepdim)
 
     def maximum(self, other: Any) -> Variable:
         return ops.maximum(self, other)
 
     def reshape(self, *shape: Any) -> Variable:
-        return ops.reshape(self, shape=_shape_arg(shape))
+        return F.reshape(self, _shape_arg(shape))
 
     view = reshape
 
@@ -334,24 +337,24 @@ class Variable:
         return F.squeeze(self, dim)
 
     def permute(self, *dims: Any) -> Variable:
-        return ops.permute(self, dims=_shape_arg(dims))
+        return F.permute(self, _shape_arg(dims))
 
     def transpose(self, dim0: int, dim1: int) -> Variable:
         return F.transpose(self, dim0, dim1)
 
     @property
     def T(self) -> Variable:  # noqa: N802 (torch's name)
-        return ops.permute(self, dims=tuple(reversed(range(self.ndim))))
+        return F.permute(self, tuple(reversed(range(self.ndim))))
 
     @property
     def mT(self) -> Variable:  # noqa: N802 (torch's name)
         return F.transpose(self, -2, -1)
 
     def expand(self, *shape: Any) -> Variable:
-        return ops.expand(self, shape=_shape_arg(shape))
+        return F.expand(self, _shape_arg(shape))
 
     def expand_as(self, other: Variable | torch.Tensor) -> Variable:
-        return ops.expand(self, shape=tuple(other.shape))
+        return F.expand(self, tuple(other.shape))
 
     def relu(self) -> Variable:
         return F.relu(self)
@@ -375,15 +378,21 @@ class Variable:
         return F.clamp(self, min, max)
 
 
-def _raw(x: Any) -> Any:
+def unwrap(x: Any) -> Any:
+    """The tensor inside a Variable; anything else as it is."""
     return x.data if isinstance(x, Variable) else x
+
+
+def lift(t: torch.Tensor, as_variable: bool) -> Any:
+    """`t` as a constant Variable when `as_variable` (gradients that must stay differentiable), else as is."""
+    return Variable(t) if as_variable else t
 
 
 def _raw_index(index: Any) -> Any:
     """Indices are never differentiated: Variables inside an index become their tensors."""
     if isinstance(index, tuple):
-        return tuple(_raw(i) for i in index)
-    return _raw(index)
+        return tuple(unwrap(i) for i in index)
+    return unwrap(index)
 
 
 def _shape_arg(args: tuple[Any, ...]) -> tuple[int, ...]:

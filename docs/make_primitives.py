@@ -1,5 +1,5 @@
-"""Write docs/primitives.md: every primitive of the registry with its forward, what it keeps for
-backward, and its vector-Jacobian products, read from autograd_engine/ops.py itself.
+"""Write docs/primitives.md: every built-in primitive of the registry, by family, with its forward,
+what it keeps for backward, and its vector-Jacobian products, read from autograd_engine/ops/ itself.
 
     python docs/make_primitives.py [OUT]      # default: docs/primitives.md
 """
@@ -34,7 +34,7 @@ def vjp_texts(prim: ag.Primitive) -> list[str]:
         if fn is None:
             texts.append("(not differentiable)")
         elif fn.__name__ != "<lambda>":
-            texts.append(f"`{fn.__name__}` (see ops.py)")
+            texts.append(f"`{fn.__name__}` (see {family(prim)}.py)")
         else:
             source = inspect.getsource(fn)
             earlier = sum(
@@ -42,6 +42,11 @@ def vjp_texts(prim: ag.Primitive) -> list[str]:
             )  # lambdas sharing a line, in order
             texts.append(f"`{ast.unparse(_lambdas(source)[earlier].body)}`")
     return texts
+
+
+def family(prim: ag.Primitive) -> str:
+    """Where a primitive is defined, as a path below autograd_engine (ops/core, ops/conv, checkpoint...)."""
+    return prim.forward.__module__.removeprefix("autograd_engine.").replace(".", "/")
 
 
 def saves_text(prim: ag.Primitive) -> str:
@@ -65,15 +70,21 @@ def render() -> str:
         "Generated from `autograd_engine.PRIMITIVES` by `python docs/make_primitives.py` (the tests check that it",
         "is current). `g` is the gradient of the output, `ans` the output; `unbroadcast(g, x)` sums `g` over the",
         "dimensions broadcasting added to `x`. 'Keeps' lists what a node holds for backward, per input that",
-        "requires grad where it differs.",
-        "",
-        "| primitive | computes | keeps | vector-Jacobian products, one per input |",
-        "|---|---|---|---|",
+        "requires grad where it differs. One table per file that defines primitives.",
     ]
-    for name, prim in sorted(ag.PRIMITIVES.items()):
-        doc = " ".join(prim.doc.split()).replace("|", "\\|")
-        vjps = "<br>".join(t.replace("|", "\\|") for t in vjp_texts(prim))
-        lines.append(f"| `{name}` | {doc} | {saves_text(prim)} | {vjps} |")
+    builtins = [p for p in ag.PRIMITIVES.values() if p.builtin]
+    for where in sorted({family(p) for p in builtins}):
+        lines += [
+            "",
+            f"## {where}.py",
+            "",
+            "| primitive | computes | keeps | vector-Jacobian products, one per input |",
+            "|---|---|---|---|",
+        ]
+        for prim in sorted((p for p in builtins if family(p) == where), key=lambda p: p.name):
+            doc = " ".join(prim.doc.split()).replace("|", "\\|")
+            vjps = "<br>".join(t.replace("|", "\\|") for t in vjp_texts(prim))
+            lines.append(f"| `{prim.name}` | {doc} | {saves_text(prim)} | {vjps} |")
     return "\n".join(lines) + "\n"
 
 

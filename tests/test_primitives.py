@@ -163,10 +163,12 @@ def test_matches_torch_autograd(name, engine_fn, torch_fn, inputs, device):
 
 
 def test_every_primitive_is_covered():
-    covered = {"untake", "alias"}  # untake is getitem's adjoint (second order of getitem); alias: functional tests
+    # untake: getitem's adjoint (second order of getitem); alias: functional tests; checkpoint_call: test_trust
+    covered = {"untake", "alias", "checkpoint_call"}
     names = {c[0].split("-")[0] for c in CASES}
-    for name in ag.PRIMITIVES:
-        assert name in covered or name in names, f"primitive {name} has no test case"
+    for prim in ag.PRIMITIVES.values():
+        if prim.builtin:
+            assert prim.name in covered or prim.name in names, f"primitive {prim.name} has no test case"
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,87 @@
+"""The primitives: a forward on torch tensors and, under it, one vector-Jacobian product per input.
+
+Read each family as a table of derivatives. A VJP receives the output gradient `g`, the output `ans`
+(when saved) and the inputs, and is written with primitives, so it runs on plain tensors in an
+ordinary backward and on Variables (recording a graph) when `create_graph=True`: gradients of
+gradients come for free. Inputs that a VJP reads only the shape of arrive as `Meta`.
+
+Families: `core` (arithmetic, where, sum/max, shape and layout, matmul: what the others are written
+in) and `conv` (unfold/fold and the native convolutions). Defining a primitive registers it in
+`PRIMITIVES`; docs/engine.md says how to add one.
+"""
+
+from ..primitive import REGISTRY as PRIMITIVES
+from .conv import conv2d, conv2d_weight, conv_transpose2d, fold, unfold
+from .core import (
+    add,
+    alias,
+    argmax_mask,
+    cat,
+    div,
+    exp,
+    expand,
+    getitem,
+    inverse_permutation,
+    keep_dims,
+    log,
+    matmul,
+    max,
+    maximum,
+    mul,
+    neg,
+    normalize_dims,
+    pad,
+    pass_above,
+    permute,
+    pow,
+    reshape,
+    sub,
+    sum,
+    sum_to,
+    threshold,
+    to,
+    transpose,
+    unbroadcast,
+    untake,
+    where,
+)
+
+__all__ = [
+    "PRIMITIVES",
+    "add",
+    "alias",
+    "argmax_mask",
+    "cat",
+    "conv2d",
+    "conv2d_weight",
+    "conv_transpose2d",
+    "div",
+    "exp",
+    "expand",
+    "fold",
+    "getitem",
+    "inverse_permutation",
+    "keep_dims",
+    "log",
+    "matmul",
+    "max",
+    "maximum",
+    "mul",
+    "neg",
+    "normalize_dims",
+    "pad",
+    "pass_above",
+    "permute",
+    "pow",
+    "reshape",
+    "sub",
+    "sum",
+    "sum_to",
+    "threshold",
+    "to",
+    "transpose",
+    "unbroadcast",
+    "untake",
+    "unfold",
+    "where",
+]
