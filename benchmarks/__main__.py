@@ -14,7 +14,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -166,12 +166,14 @@ def soak_rows() -> list[tuple[int, float]]:
 
 def report(
     groups: list[Group],
-    memory: list[tuple[str, str, int]],
+    *,
     rounds: int,
-    scaling: list[str],
-    soak_rows: list[tuple[int, float]],
     device: str = "cpu",
+    memory: Sequence[tuple[str, str, int]] = (),
+    soak: Sequence[tuple[int, float]] = (),
+    scaling: Sequence[str] = (),
 ) -> str:
+    """The markdown page: timing groups, then whichever of memory, soak and scaling rows were measured."""
     on_cuda = torch.device(device).type == "cuda"
     hardware = torch.cuda.get_device_name(device) if on_cuda else platform.processor() or platform.machine()
     lines = [
@@ -207,14 +209,14 @@ def report(
     for workload, variant, peak in memory:
         base = next(p for w, v, p in memory if w == workload and v in BASELINES)
         lines.append(f"| {workload} | {variant} | {peak / 2**20:.1f} | {peak / base:.2f}x |")
-    if soak_rows:
+    if soak:
         lines += [
             "",
             "Resident memory over 1,000 training steps of the seed model (batch 16, `python -m benchmarks.soak`):",
             "",
             "| step | resident MiB |",
             "|---:|---:|",
-            *[f"| {step} | {mib:.1f} |" for step, mib in soak_rows],
+            *[f"| {step} | {mib:.1f} |" for step, mib in soak],
         ]
     if scaling:
         lines += [
@@ -249,11 +251,11 @@ def main(argv: list[str] | None = None) -> int:
     long_runs = on_cpu and not args.quick
     text = report(
         groups,
-        memory_rows(args.quick) if on_cpu else [],
-        rounds,
-        distributed.rows() if long_runs else [],
-        soak_rows() if long_runs else [],
-        args.device,
+        rounds=rounds,
+        device=args.device,
+        memory=memory_rows(args.quick) if on_cpu else (),
+        soak=soak_rows() if long_runs else (),
+        scaling=distributed.rows() if long_runs else (),
     )
     print(text)
     if args.out:

@@ -8,6 +8,12 @@ import torch
 
 import autograd_engine as ag
 
+
+def r(*shape: int) -> torch.Tensor:
+    """Standard normal float64 values of `shape`."""
+    return torch.randn(*shape, dtype=torch.float64)
+
+
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 

@@ -163,7 +163,7 @@ def test_matches_torch_autograd(name, engine_fn, torch_fn, inputs, device):
 
 
 def test_every_primitive_is_covered():
-    # untake: getitem's adjoint (second order of getitem); alias: functional tests; checkpoint_call: test_trust
+    # untake: getitem's adjoint (second order of getitem); alias: functional tests; checkpoint_call: test_checkpoint
     covered = {"untake", "alias", "checkpoint_call"}
     names = {c[0].split("-")[0] for c in CASES}
     for prim in ag.PRIMITIVES.values():
