@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import math
+import shutil
 from pathlib import Path
 
 import pytest
 import torch
 
+import nn
 from examples.noise2noise import architectures, cli, data
+from examples.noise2noise.backends import EngineBackend, TorchBackend
+from examples.noise2noise.checkpoints import CheckpointError
+from examples.noise2noise.config import TrainConfig
 from examples.noise2noise.metrics import psnr
-from examples.noise2noise.model import Model
+from examples.noise2noise.model import PRETRAINED, Model
 from examples.noise2noise.noise import Noise
-from examples.noise2noise.train import EngineBackend, TorchBackend, TrainConfig, Trainer, TrainingDivergedError
+from examples.noise2noise.training import Trainer, TrainingDivergedError
 
 SMALL = dict(train_size=512, val_size=64, batch_size=64)
 
@@ -156,6 +161,21 @@ def test_harness_interface_end_to_end():
     assert odd.shape == (2, 3, 37, 50)
     with pytest.raises(ValueError, match="unknown arch"):
         Model(arch="nope")
+
+
+def test_the_harness_loads_weights_from_any_file(tmp_path):
+    copy = tmp_path / "my-seed.pt"
+    shutil.copy(PRETRAINED / "seed.pt", copy)
+    shipped = Model()
+    shipped.load_pretrained_model()
+    x = torch.rand(2, 3, 36, 40) * 255
+    assert torch.equal(Model(weights=copy).predict(x), shipped.predict(x))
+    assert Model(weights=PRETRAINED / "dncnn.pt").arch == "dncnn"  # the checkpoint's config names it
+    with pytest.raises(CheckpointError, match=r"my-seed.pt: holds a seed model, not dncnn"):
+        Model(arch="dncnn", weights=copy)
+    run = tmp_path / "checkpoint.pt"  # a run's checkpoint: its config also sets the channel factor
+    nn.save({"model": architectures.build("seed", factor=2).state_dict(), "config": {"factor": 2}}, run)
+    assert sum(p.numel() for p in Model(weights=run).model.parameters()) == 1647
 
 
 @pytest.mark.parametrize("arch,gain", [("seed", 6.0), ("dncnn", 8.0)])

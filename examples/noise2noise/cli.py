@@ -4,13 +4,19 @@ python -m examples.noise2noise train --epochs 10 --out runs/seed
 python -m examples.noise2noise evaluate --checkpoint runs/seed/checkpoint.pt --baselines
 python -m examples.noise2noise denoise --checkpoint runs/seed/checkpoint.pt --input in.jpg --output out.png
 python -m examples.noise2noise graph --out graphs/train.svg
+
+Every option is checked when the command line is parsed (argparse's error format, exit status 2); what
+goes wrong later is one line `error: ...` on stderr (exit status 1; 2 when training diverged; 130 after
+a Ctrl-C, once the checkpoint is saved).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from dataclasses import fields
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -18,26 +24,35 @@ import torch
 import autograd_engine as ag
 import nn
 
-from . import architectures, baselines, data
+from . import architectures, baselines, checkpoints, data, images, options
+from .backends import denoise
+from .checkpoints import load_model as load_checkpoint
+from .config import TrainConfig, resolve_device
 from .metrics import psnr
 from .noise import DEFAULT_LEVELS, Noise
-from .train import TrainConfig, Trainer, TrainingDivergedError, denoise, make_backend, render_graph, resolve_device
+from .reports import render_graph
+from .training import Trainer, TrainingDivergedError, check_pairs, run_conflict
 
 
-def _add_data_options(p: argparse.ArgumentParser) -> None:
+def _add_data_options(p: argparse.ArgumentParser, training: bool = True) -> None:
     g = p.add_argument_group("data (default: the built-in photo crops, made and cached on first use)")
     g.add_argument("--noise", choices=list(DEFAULT_LEVELS), default="gaussian", help="noise model (default gaussian)")
     g.add_argument(
         "--noise-level",
-        type=float,
-        help="gaussian sigma (25), poisson lambda (30), bernoulli drop probability (0.5) or text coverage (0.25)",
+        type=options.noise_level,
+        help="gaussian sigma >= 0 (25), poisson lambda > 0 (30), bernoulli drop probability in [0, 1) (0.5) or "
+        "text coverage in [0, 1] (0.25)",
     )
-    g.add_argument("--train-size", type=int, default=50_000, help="built-in training pairs (default 50000)")
-    g.add_argument("--val-size", type=int, default=1_000, help="built-in validation pairs (default 1000)")
-    g.add_argument("--data-dir", help="cache folder for the built-in set (default ~/.cache/autograd-engine)")
-    g.add_argument("--train-data", help="course file train_data.pkl: a pair of Nx3x32x32 uint8 tensors")
+    g.add_argument("--train-size", type=options.positive_int, default=50_000, help="built-in training pairs (50000)")
+    g.add_argument("--val-size", type=options.positive_int, default=1_000, help="built-in validation pairs (1000)")
+    g.add_argument(
+        "--data-dir", type=options.folder, help="cache folder for the built-in set (default ~/.cache/autograd-engine)"
+    )
+    if training:
+        g.add_argument("--train-data", help="course file train_data.pkl: a pair of Nx3x32x32 uint8 tensors")
     g.add_argument("--val-data", help="course file val_data.pkl: (noisy, clean) Nx3xHxW uint8 tensors")
-    g.add_argument("--images", help="folder of your own photos to crop pairs from (the last one validates)")
+    if training:
+        g.add_argument("--images", help="folder of your own photos to crop pairs from (the last one validates)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,15 +62,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a denoiser; writes checkpoint, metrics.csv and pictures to --out")
-    t.add_argument("--epochs", type=int, default=10)
-    t.add_argument("--batch-size", type=int, default=64)
-    t.add_argument("--lr", type=float, help="learning rate (default 5.0 for SGD, 1e-3 for Adam)")
+    t.add_argument("--epochs", type=options.positive_int, default=10)
+    t.add_argument("--batch-size", type=options.positive_int, default=64)
+    t.add_argument(
+        "--lr",
+        type=options.learning_rate,
+        help="learning rate (default 5.0 for SGD, 1e-3 for Adam; with --resume, the run's own)",
+    )
     t.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
     t.add_argument("--arch", "--model", dest="arch", choices=architectures.ARCHS, default="seed")
-    t.add_argument("--factor", type=int, default=8, help="channel factor of the seed model (default 8)")
-    t.add_argument("--kernel", type=int, default=3, help="kernel size (default 3)")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    t.add_argument("--factor", type=options.positive_int, default=8, help="channel factor of the seed model (8)")
+    t.add_argument("--kernel", type=options.kernel_size, default=3, help="kernel size, odd (default 3)")
+    t.add_argument("--seed", type=options.seed, default=0)
+    t.add_argument("--device", type=options.device, default="auto", help="auto, cpu, cuda or cuda:N")
     t.add_argument(
         "--schedule",
         choices=["constant", "cosine"],
@@ -74,38 +93,96 @@ def build_parser() -> argparse.ArgumentParser:
         default="engine",
         help="torch trains the torch.nn twin (same init, same data order) for comparison",
     )
-    t.add_argument("--out", default="runs/n2n", help="run folder (default runs/n2n)")
+    t.add_argument("--out", type=options.folder, default="runs/n2n", help="run folder (default runs/n2n)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
-    t.add_argument("--graph", metavar="PATH", help="also render the training graph to PATH (and PATH-collapsed)")
+    t.add_argument("--overwrite", action="store_true", help="replace the run in --out (without it, train refuses)")
+    t.add_argument(
+        "--graph",
+        type=options.graph_file,
+        metavar="PATH",
+        help="also render the training graph to PATH (and PATH-collapsed)",
+    )
     _add_data_options(t)
+    t.set_defaults(check=partial(_check_train, t))
 
     e = sub.add_parser("evaluate", help="PSNR of a checkpoint on the validation data (or --val-data)")
     e.add_argument("--checkpoint", required=True)
     e.add_argument("--baselines", action="store_true", help="also the noisy input and tuned classical denoisers")
-    e.add_argument("--device", default="auto")
-    _add_data_options(e)
+    e.add_argument("--device", type=options.device, default="auto")
+    _add_data_options(e, training=False)
+    e.set_defaults(check=partial(_check_evaluate, e))
 
-    d = sub.add_parser("denoise", help="denoise a PNG/JPEG of any size into a PNG")
+    d = sub.add_parser("denoise", help="denoise an image of any size (PNG, JPEG, ...)")
     d.add_argument("--checkpoint", required=True)
     d.add_argument("--input", required=True)
-    d.add_argument("--output", required=True)
+    d.add_argument("--output", type=options.image_file, required=True)
     d.add_argument("--add-noise", action="store_true", help="corrupt the input with the checkpoint's noise first")
-    d.add_argument("--noisy-output", help="where to save the corrupted input (with --add-noise)")
-    d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--device", default="auto")
+    d.add_argument("--noisy-output", type=options.image_file, help="where to save the corrupted input (--add-noise)")
+    d.add_argument("--seed", type=options.seed, default=0)
+    d.add_argument("--device", type=options.device, default="auto")
+    d.set_defaults(check=partial(_check_denoise, d))
 
     g = sub.add_parser("graph", help="render the training graph of a model (expanded and collapsed)")
-    g.add_argument("--out", default="n2n-graph.svg", help="svg, png, pdf or dot path (default n2n-graph.svg)")
+    g.add_argument(
+        "--out", type=options.graph_file, default="n2n-graph.svg", help="svg, png, pdf or dot path (n2n-graph.svg)"
+    )
     g.add_argument("--arch", "--model", dest="arch", choices=architectures.ARCHS, default="seed")
-    g.add_argument("--factor", type=int, default=8)
-    g.add_argument("--kernel", type=int, default=3)
-    g.add_argument("--batch-size", type=int, default=64)
+    g.add_argument("--factor", type=options.positive_int, default=8)
+    g.add_argument("--kernel", type=options.kernel_size, default=3)
+    g.add_argument("--batch-size", type=options.positive_int, default=64)
+    g.set_defaults(check=lambda args: None)
     return parser
 
 
+# --- checks between options, still at parse time ---------------------------------------------------
+def _check_data(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    try:
+        Noise(args.noise, args.noise_level)
+    except ValueError as e:
+        p.error(f"argument --noise-level: {e}")
+    train_data = getattr(args, "train_data", None)
+    if train_data and not args.val_data:
+        p.error("argument --train-data: needs --val-data too (course files: train_data.pkl, val_data.pkl)")
+    if args.val_data and getattr(args, "images", None):
+        p.error("argument --images: not with --train-data/--val-data (one source of data)")
+
+
+def _check_train(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    _check_data(p, args)
+    if args.val_data and not args.train_data:
+        p.error("argument --val-data: needs --train-data too (course files: train_data.pkl, val_data.pkl)")
+    if args.resume and args.overwrite:
+        p.error("argument --overwrite: not with --resume (one continues the run in --out, the other replaces it)")
+    conflict = None if args.resume or args.overwrite else run_conflict(Path(args.out))
+    if conflict:
+        p.error(f"argument --out: {conflict}")
+
+
+def _check_evaluate(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    _check_data(p, args)
+    if args.baselines and args.val_data:
+        p.error("argument --baselines: not with --val-data (the baselines are tuned on the built-in training crops)")
+
+
+def _check_denoise(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.noisy_output and not args.add_noise:
+        p.error("argument --noisy-output: only with --add-noise (it is the corrupted input)")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, every option checked (argparse's error format and exit status 2 otherwise)."""
+    args = build_parser().parse_args(argv)
+    args.check(args)
+    return args
+
+
+# --- the commands ----------------------------------------------------------------------------------
 def config_from(args: argparse.Namespace) -> TrainConfig:
     values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
-    if values.get("lr") is None:
+    if values.get("lr") is None and getattr(args, "resume", False):  # the run's own, not the optimizer's default
+        saved = checkpoints.read(Path(args.out) / "checkpoint.pt", resume=True)
+        values["lr"] = TrainConfig.from_dict(saved["config"]).lr
+    elif values.get("lr") is None:
         values["lr"] = 5.0 if getattr(args, "optimizer", "sgd") == "sgd" else 1e-3
     return TrainConfig(**values)
 
@@ -121,15 +198,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _train(cfg: TrainConfig, args: argparse.Namespace) -> int:
-    if nn.parallel.rank() != 0:
-        args.graph = None  # only rank 0 writes files
-    if args.graph:
+    trainer = Trainer(cfg, resume=args.resume, overwrite=args.overwrite)  # checks the run folder, then loads data
+    if args.graph and trainer.rank == 0:  # only rank 0 writes files
         try:
             for p in render_graph(cfg, Path(args.graph)):
                 print(f"wrote {p}")
         except ag.graph.GraphvizNotFoundError as e:  # a missing picture should not stop the training
             print(f"warning: {e}", file=sys.stderr)
-    trainer = Trainer(cfg, resume=args.resume)
     count = sum(p.numel() for p in trainer.backend.core.parameters())
     print(
         f"training {cfg.arch} ({count:,} parameters) on {len(trainer.train_data):,} pairs, {cfg.backend} backend, "
@@ -140,6 +215,8 @@ def _train(cfg: TrainConfig, args: argparse.Namespace) -> int:
     except TrainingDivergedError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if trainer.stop_requested:
+        return 130  # Ctrl-C: the checkpoint is saved; shells expect 128 + SIGINT
     if history and trainer.rank == 0:
         last = history[-1]
         epochs = f"{last['epoch']} epoch" + ("s" if last["epoch"] != 1 else "")
@@ -147,24 +224,12 @@ def _train(cfg: TrainConfig, args: argparse.Namespace) -> int:
     return 0
 
 
-def load_checkpoint(path: str, device: torch.device) -> tuple[TrainConfig, object]:
-    ckpt = nn.load(path, map_location="cpu")
-    if not isinstance(ckpt, dict) or "model" not in ckpt or "config" not in ckpt:
-        raise data.DataError(f"{path}: not a Noise2Noise checkpoint (expected the checkpoint.pt of a train run)")
-    cfg = TrainConfig.from_dict({**ckpt["config"], "device": str(device)})
-    backend = make_backend(
-        TrainConfig.from_dict({**ckpt["config"], "device": str(device), "backend": "engine"}), device
-    )
-    backend.core.load_state_dict(ckpt["model"])  # a torch-twin checkpoint has the same keys and layouts
-    return cfg, backend
-
-
 def cmd_evaluate(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     cfg, backend = load_checkpoint(args.checkpoint, device)
     noise = Noise(args.noise, args.noise_level)
     if args.val_data:
-        val = data.load_pair_file(args.val_data)
+        val = check_pairs(data.load_pair_file(args.val_data), args.val_data)
         train_clean = None
     else:
         train_clean, val_clean = data.builtin_clean(
@@ -179,39 +244,28 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             psnr=psnr(denoise(backend, noisy, architectures.size_multiple(cfg.arch)), clean),
         )
     ]
-    if args.baselines:
-        if train_clean is None:
-            raise data.DataError(
-                "--baselines tunes the classical denoisers on the built-in training crops; drop --val-data to use it"
-            )
+    if args.baselines and train_clean is not None:  # not with --val-data: refused at parse time
         tuning = data.make_pairs(train_clean[:1000], noise, cfg.seed + 3, "clean")
         rows = baselines.evaluate(noisy, clean, tuning.input.float() / 255, tuning.target.float() / 255) + rows
     print(f"PSNR on {len(val)} validation pairs ({noise.kind}, level {noise.level:g}):")
     for r in rows:
         param = f" ({r['parameter']})" if r["parameter"] != "" else ""
-        print(f"  {r['method'] + param:<40} {r['psnr']:6.2f} dB")
+        print(f"  {str(r['method']) + param:<40} {r['psnr']:6.2f} dB")
     return 0
 
 
 def cmd_denoise(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     cfg, backend = load_checkpoint(args.checkpoint, device)
-    image = data.load_image(args.input).unsqueeze(0)
+    image = images.read_image(args.input).unsqueeze(0)
     if args.add_noise:
         image = Noise(cfg.noise, cfg.noise_level).apply(image, torch.Generator().manual_seed(args.seed))
         if args.noisy_output:
-            _save_png(image[0].float() / 255, args.noisy_output)
+            images.write_image(args.noisy_output, image[0])
     out = denoise(backend, image.float() / 255, architectures.size_multiple(cfg.arch))
-    _save_png(out[0], args.output)
+    images.write_image(args.output, out[0])
     print(f"wrote {args.output} ({image.shape[-1]} x {image.shape[-2]})")
     return 0
-
-
-def _save_png(img: torch.Tensor, path: str) -> None:
-    from PIL import Image
-
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray((img.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()).save(path, "PNG")
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
@@ -221,11 +275,23 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return 0
 
 
+def _one_line(e: BaseException) -> str:
+    """What went wrong, on one line: an OSError as 'path: reason', a full disk as 'disk full: path'."""
+    if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+        return f"disk full: could not write {e.filename or 'a file'}"
+    if isinstance(e, OSError) and e.strerror and e.filename:
+        return f"{e.filename}: {e.strerror}"
+    return " ".join(str(e).split())
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     command = {"train": cmd_train, "evaluate": cmd_evaluate, "denoise": cmd_denoise, "graph": cmd_graph}
     try:
         return command[args.command](args)
-    except (data.DataError, FileNotFoundError, ValueError, ag.graph.GraphvizNotFoundError) as e:  # one clear line
-        print(f"error: {e}", file=sys.stderr)
+    except KeyboardInterrupt:  # a second Ctrl-C during training, or one before it started
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except (data.DataError, ValueError, OSError, ag.graph.GraphvizNotFoundError) as e:  # one clear line
+        print(f"error: {_one_line(e)}", file=sys.stderr)
         return 1

@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
 from tqdm import tqdm
 
 import nn
 
+from . import images
 from .noise import Noise
 
 CACHE_VERSION = 1
@@ -72,17 +71,13 @@ def load_photo(package: str, relative: str) -> torch.Tensor:
     """A photo from an installed package as uint8 (3, H, W)."""
     try:
         path = resources.files(package).joinpath(relative)
-        with resources.as_file(path) as p, Image.open(p) as im:
-            return _to_chw(im)
-    except (ModuleNotFoundError, FileNotFoundError) as e:
+        with resources.as_file(path) as p:
+            return images.read_image(p)
+    except (ModuleNotFoundError, FileNotFoundError, images.ImageError) as e:
         raise DataError(
-            f"the built-in data set needs the photo {relative} from the {package} package; install "
+            f"the built-in data set needs the photo {relative} from the {package} package ({e}); install "
             f"the example's extras (pip install -e '.[examples]')"
         ) from e
-
-
-def _to_chw(im: Image.Image) -> torch.Tensor:
-    return torch.from_numpy(np.asarray(im.convert("RGB"), dtype=np.uint8).copy()).permute(2, 0, 1).contiguous()
 
 
 def random_crops(
@@ -193,27 +188,20 @@ def load_pair_file(path: str | Path) -> Pairs:
     return Pairs(a, b)
 
 
-def load_image(path: str | Path) -> torch.Tensor:
-    """A PNG/JPEG as uint8 (3, H, W), with a clear error for anything unreadable."""
-    try:
-        with Image.open(path) as im:
-            return _to_chw(im)
-    except (OSError, ValueError) as e:
-        raise DataError(f"{path}: not a readable image (expected a PNG or JPEG photo): {e}") from e
-
-
 def folder_clean(folder: str | Path, train_size: int, val_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Clean crops from a folder of the user's photos; the last photo (by name) is kept for validation."""
+    """Clean crops from a folder of the user's photos (any mode and bit depth, see images.py); the last
+    photo (by name) is kept for validation."""
     folder = Path(folder)
-    files = (
-        sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg")) if folder.is_dir() else []
-    )
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in images.READ_SUFFIXES) if folder.is_dir() else []
     if len(files) < 2:
         raise DataError(
-            f"{folder}: expected a folder with at least two PNG/JPEG photos (one is held out for "
-            f"validation), found {len(files)}"
+            f"{folder}: expected a folder with at least two PNG/JPEG photos (or other "
+            f"{'/'.join(images.READ_SUFFIXES)} files; one is held out for validation), found {len(files)}"
         )
-    photos = [load_image(p) for p in files]
+    try:
+        photos = [images.read_image(p) for p in files]
+    except images.ImageError as e:
+        raise DataError(str(e)) from e
     small = [str(f) for f, p in zip(files, photos) if min(p.shape[1:]) < CROP]
     if small:
         raise DataError(f"photos smaller than {CROP} x {CROP} pixels: {', '.join(small)}")

@@ -1,7 +1,8 @@
-"""The course harness interface: `from examples.noise2noise.model import Model` (repo root or `pip install .`).
+"""The course harness interface: `from examples.noise2noise.model import Model` (from a checkout).
 
 model = Model()                       # the seed architecture, channel factor 8
-model.load_pretrained_model()         # the shipped checkpoint (pretrained/seed.pt)
+model.load_pretrained_model()         # the shipped checkpoint (pretrained/seed.pt in the repository)
+model = Model(weights="seed.pt")      # or weights from any file: a copy of a shipped one, a run's checkpoint.pt
 model.train(train_input, train_target, num_epochs)   # uint8-range float tensors N x 3 x H x W
 denoised = model.predict(test_input)  # same shape, values in 0..255
 """
@@ -9,40 +10,66 @@ denoised = model.predict(test_input)  # same shape, values in 0..255
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 
 import autograd_engine as ag
 import nn
 
-from . import architectures
-from .train import EngineBackend, TrainConfig, denoise
+from . import architectures, checkpoints
+from .backends import EngineBackend, denoise
+from .config import TrainConfig
 
 ARCHS = architectures.ARCHS
 PRETRAINED = Path(__file__).resolve().parent / "pretrained"
-_DEFAULTS = {"seed": dict(optimizer="sgd", lr=5.0), "dncnn": dict(optimizer="adam", lr=1e-3)}
+_DEFAULTS: dict[str, dict[str, Any]] = {"seed": dict(optimizer="sgd", lr=5.0), "dncnn": dict(optimizer="adam", lr=1e-3)}
 
 
 class Model:
-    """A Noise2Noise denoiser on autograd-engine with the course's train/predict interface."""
+    """A Noise2Noise denoiser on autograd-engine with the course's train/predict interface.
 
-    def __init__(self, arch: str = "seed", device: str | None = None) -> None:
-        if arch not in ARCHS:
+    `weights` loads a checkpoint (a shipped pretrained/*.pt, or the checkpoint.pt of a train run); its
+    config then sets the architecture, channel factor and kernel size, and `arch`, if given, must agree.
+    """
+
+    def __init__(self, arch: str | None = None, device: str | None = None, weights: str | Path | None = None) -> None:
+        if arch is not None and arch not in ARCHS:
             raise ValueError(f"Model: unknown arch {arch!r}; choose one of {', '.join(ARCHS)}")
-        self.arch = arch
+        saved = checkpoints.read(weights, weights_only=True) if weights is not None else None
+        built = TrainConfig.from_dict(saved.get("config", {})) if saved is not None else TrainConfig()
+        if saved is not None and "config" in saved and arch not in (None, built.arch):
+            raise checkpoints.CheckpointError(
+                f"{weights}: holds a {built.arch} model, not {arch}; use Model(arch={built.arch!r}, weights=...)"
+            )
+        self.arch = arch or built.arch
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.config = TrainConfig(arch=arch, batch_size=64, device=str(self.device), **_DEFAULTS[arch])
+        self.config = TrainConfig(
+            arch=self.arch,
+            factor=built.factor,
+            kernel=built.kernel,
+            batch_size=64,
+            device=str(self.device),
+            **_DEFAULTS[self.arch],
+        )
         self.backend = EngineBackend(self.config, self.device)
+        if saved is not None and weights is not None:
+            checkpoints.load_weights(self.model, saved["model"], weights)
 
     @property
     def model(self) -> nn.Module:
         return self.backend.core
 
     def load_pretrained_model(self) -> None:
-        """Load the shipped checkpoint for this architecture (pretrained/<arch>.pt)."""
+        """Load the shipped checkpoint for this architecture (pretrained/<arch>.pt beside this file, in a
+        checkout; the wheel does not install it: elsewhere pass a copy with Model(weights=path))."""
         path = PRETRAINED / f"{self.arch}.pt"
-        state = nn.load(path, map_location=self.device)
-        self.model.load_state_dict(state["model"] if "model" in state else state)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"no shipped weights at {path}: they are in the repository's examples/noise2noise/pretrained/ "
+                "(the wheel does not install them); pass a copy with Model(weights=path)"
+            )
+        checkpoints.load_weights(self.model, checkpoints.read(path, weights_only=True)["model"], path)
 
     def train(self, train_input: torch.Tensor, train_target: torch.Tensor, num_epochs: int) -> None:
         """Train on pairs of images with values in 0..255 (float or uint8), N x 3 x H x W."""

@@ -6,9 +6,12 @@ from a torch.Generator, so data sets rebuild bit for bit.
 
 from __future__ import annotations
 
+import math
 import random
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import torch
@@ -30,8 +33,11 @@ class Noise:
     def __post_init__(self) -> None:
         if self.kind not in DEFAULT_LEVELS:
             raise ValueError(f"unknown noise {self.kind!r}; choose one of {', '.join(DEFAULT_LEVELS)}")
-        if self.level is None:
-            object.__setattr__(self, "level", DEFAULT_LEVELS[self.kind])
+        level = DEFAULT_LEVELS[self.kind] if self.level is None else self.level
+        in_range, rule = LEVEL_RANGES[self.kind]
+        if not in_range(level):
+            raise ValueError(f"{self.kind} noise: {rule}, got {level}")
+        object.__setattr__(self, "level", level)
 
     @property
     def loss(self) -> str:
@@ -40,20 +46,27 @@ class Noise:
 
     def apply(self, clean: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         """Noisy uint8 copy of `clean` (uint8, N x 3 x H x W)."""
-        x = clean.to(torch.float32)
+        x, level = clean.to(torch.float32), cast(float, self.level)  # set by __post_init__
         if self.kind == "gaussian":
-            noisy = x + self.level * torch.randn(x.shape, generator=gen)
+            noisy = x + level * torch.randn(x.shape, generator=gen)
         elif self.kind == "poisson":
-            noisy = torch.poisson(x / 255 * self.level, generator=gen) / self.level * 255
+            noisy = torch.poisson(x / 255 * level, generator=gen) / level * 255
         elif self.kind == "bernoulli":
-            keep = torch.rand(x.shape[0], 1, *x.shape[2:], generator=gen) >= self.level
+            keep = torch.rand(x.shape[0], 1, *x.shape[2:], generator=gen) >= level
             noisy = x * keep
         else:
-            noisy = _overlay_text(clean, self.level, int(torch.randint(2**31, (1,), generator=gen)))
+            noisy = _overlay_text(clean, level, int(torch.randint(2**31, (1,), generator=gen)))
         return noisy.round().clamp(0, 255).to(torch.uint8)
 
 
 DEFAULT_LEVELS = {"gaussian": 25.0, "poisson": 30.0, "bernoulli": 0.5, "text": 0.25}
+LEVEL_RANGES: dict[str, tuple[Callable[[float], bool], str]] = {
+    "gaussian": (lambda v: 0 <= v < math.inf, "sigma must be a finite number >= 0"),
+    "poisson": (lambda v: 0 < v < math.inf, "lambda must be a finite number > 0"),
+    "bernoulli": (lambda v: 0 <= v < 1, "the drop probability must be at least 0 and below 1"),
+    "text": (lambda v: 0 <= v <= 1, "the coverage must be from 0 to 1"),
+}
+"""Per noise model, the levels it takes (NaN is in no range) and what it says otherwise."""
 
 
 def _overlay_text(clean: torch.Tensor, coverage: float, seed: int) -> torch.Tensor:

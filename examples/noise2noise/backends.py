@@ -1,0 +1,113 @@
+"""The two backends a model trains on, one `Backend` protocol: autograd_engine + nn, and its torch.nn twin
+(same architecture, initialisation, data order and update rule); and denoising images with either."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import torch
+
+import autograd_engine as ag
+import nn
+
+from . import architectures
+from .config import TrainConfig
+from .noise import Noise
+
+
+class Backend(Protocol):
+    """A model and its optimizer, as the trainer, denoising and the course harness use them."""
+
+    core: Any
+    """The model (an nn.Module or a torch.nn.Module): its parameters and state dict."""
+    model: Any
+    """What trains: `core`, or its DistributedDataParallel wrapper after `distribute()`."""
+    opt: Any
+    """The optimizer (nn's or torch.optim's): param_groups, state_dict, load_state_dict."""
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> float:
+        """One update on a batch of inputs and targets in 0..1; returns the batch's loss."""
+        ...
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """The model's output for a batch in 0..1, without recording gradients."""
+        ...
+
+    def distribute(self) -> None:
+        """Average gradients over the processes of the running torch.distributed group."""
+        ...
+
+
+def _trains_with_l1(cfg: TrainConfig) -> bool:
+    """The paper's L1 loss for text overlays against noisy targets; L2 otherwise."""
+    return Noise(cfg.noise, cfg.noise_level).loss == "l1" and cfg.target == "noisy"
+
+
+class EngineBackend:
+    """The model on autograd_engine + nn."""
+
+    def __init__(self, cfg: TrainConfig, device: torch.device) -> None:
+        self.model = self.core = architectures.build(cfg.arch, "engine", cfg.factor, cfg.kernel, cfg.seed).to(device)
+        params = list(self.model.parameters())
+        self.opt = nn.SGD(params, lr=cfg.lr) if cfg.optimizer == "sgd" else nn.Adam(params, lr=cfg.lr)
+        self.l1 = _trains_with_l1(cfg)
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> float:
+        self.opt.zero_grad()
+        out = self.model(ag.Variable(x))
+        loss = ag.abs(out - y).mean() if self.l1 else nn.functional.mse_loss(out, y)
+        loss.backward()
+        self.opt.step()
+        return loss.item()
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        with ag.no_grad():
+            return self.core(ag.Variable(x)).data
+
+    def distribute(self) -> None:
+        self.model = nn.parallel.DistributedDataParallel(self.core)
+
+
+class TorchBackend:
+    """The torch.nn twin: same architecture, initialisation, data order and update rule."""
+
+    def __init__(self, cfg: TrainConfig, device: torch.device) -> None:
+        self.model = self.core = architectures.build(cfg.arch, "torch", cfg.factor, cfg.kernel, cfg.seed).to(device)
+        make = torch.optim.SGD if cfg.optimizer == "sgd" else torch.optim.Adam
+        self.opt = make(self.model.parameters(), lr=cfg.lr)
+        self.l1 = _trains_with_l1(cfg)
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> float:
+        self.opt.zero_grad()
+        out = self.model(x)
+        loss = (out - y).abs().mean() if self.l1 else torch.nn.functional.mse_loss(out, y)
+        loss.backward()
+        self.opt.step()
+        return loss.item()
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return self.core(x)
+
+    def distribute(self) -> None:
+        self.model = torch.nn.parallel.DistributedDataParallel(self.core)
+
+
+def make_backend(cfg: TrainConfig, device: torch.device) -> Backend:
+    if cfg.optimizer not in ("sgd", "adam"):
+        raise ValueError(f"unknown optimizer {cfg.optimizer!r}; choose sgd or adam")
+    return (EngineBackend if cfg.backend == "engine" else TorchBackend)(cfg, device)
+
+
+def denoise(backend: Backend, images: torch.Tensor, multiple: int, batch: int = 256) -> torch.Tensor:
+    """Denoise uint8-range or 0..1 float images of any size (padded to `multiple`), result in 0..1."""
+    device = next(iter(backend.core.parameters())).device
+    h, w = images.shape[-2:]
+    ph, pw = -h % multiple, -w % multiple
+    outs = []
+    for chunk in images.split(batch):
+        x = chunk.to(device, torch.float32)
+        if ph or pw:
+            x = torch.nn.functional.pad(x, (0, pw, 0, ph), mode="replicate")
+        outs.append(backend.predict(x)[..., :h, :w].clamp(0, 1).cpu())
+    return torch.cat(outs)

@@ -1,0 +1,65 @@
+"""TrainConfig: everything a run depends on, saved in its checkpoint; and the device it names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+import torch
+
+import nn
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run depends on (saved in its checkpoint)."""
+
+    arch: str = "seed"
+    factor: int = 8
+    kernel: int = 3
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 5.0
+    optimizer: str = "sgd"
+    seed: int = 0
+    device: str = "auto"
+    noise: str = "gaussian"
+    noise_level: float | None = None
+    target: str = "noisy"
+    backend: str = "engine"
+    train_size: int = 50_000
+    val_size: int = 1_000
+    data_dir: str | None = None
+    train_data: str | None = None
+    val_data: str | None = None
+    images: str | None = None
+    out: str = "runs/n2n"
+    schedule: str = "constant"
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """The config saved in a checkpoint; unknown keys are ignored, missing ones take their defaults, and a
+        value of the wrong type is a TypeError naming the key."""
+        known = {f.name: f for f in fields(cls)}
+        for name, value in values.items():
+            if name in known and not _has_type(value, str(known[name].type)):
+                raise TypeError(f"config entry {name!r} is {value!r}, expected {known[name].type}")
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "str": (str,)}
+
+
+def _has_type(value: Any, annotation: str) -> bool:
+    kind, _, optional = annotation.partition(" | ")
+    if value is None:
+        return bool(optional)
+    return isinstance(value, _TYPES[kind]) and not isinstance(value, bool)
+
+
+def resolve_device(name: str) -> torch.device:
+    """--device: auto, cpu or cuda[:N]; under torchrun, cuda means this process's own GPU."""
+    try:
+        return nn.parallel.local_device(name)
+    except ValueError as e:
+        raise ValueError(f"--{e}") from None
