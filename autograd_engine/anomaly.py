@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import torch
 
-from .grad_mode import _mode
+from .grad_mode import SavedPerThread, _mode
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _OWN = (str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent / "nn"))
@@ -26,18 +26,15 @@ class AnomalyError(RuntimeError):
     """A NaN or inf appeared; the message names the op, its inputs and where it was recorded."""
 
 
-class detect_anomaly:  # noqa: N801 (torch's name)
+class detect_anomaly(SavedPerThread):  # noqa: N801 (torch's name)
     """Context manager and decorator: raise `AnomalyError` at the first NaN/inf in forward or backward."""
 
-    def __init__(self) -> None:
-        self.prev: list[bool] = []
-
     def __enter__(self) -> None:
-        self.prev.append(_mode.anomaly)
+        self._save(_mode.anomaly)
         _mode.anomaly = True
 
     def __exit__(self, *exc: object) -> None:
-        _mode.anomaly = self.prev.pop()
+        _mode.anomaly = self._restore()
 
     def __call__(self, fn: _F) -> _F:
         @functools.wraps(fn)

@@ -19,6 +19,7 @@ import torch
 from . import anomaly
 from .grad_mode import set_grad_enabled
 from .node import GraphFreedError, Meta, Node
+from .primitive import hook_name, short_repr
 from .variable import Variable, lift
 
 GradLike = Variable | torch.Tensor | None
@@ -167,7 +168,7 @@ def _reverse(
                     raise _vjp_error(node, i, args, e, create_graph) from e
                 if create_graph and not isinstance(gi, Variable):
                     raise TypeError(
-                        f"{node.name}: the VJP for input {i} returned a {type(gi).__name__} under create_graph=True: "
+                        f"{node.where}: the VJP for input {i} returned a {type(gi).__name__} under create_graph=True: "
                         "it computed outside the engine (a torch function, or .data), so gradients of gradients "
                         "would be silently wrong; write it with primitives (autograd_engine.ops)"
                     )
@@ -176,7 +177,7 @@ def _reverse(
                 expected = args[i]
                 if gi.shape != expected.shape:
                     raise RuntimeError(
-                        f"{node.name}: the VJP for input {i} returned shape {tuple(gi.shape)}, expected "
+                        f"{node.where}: the VJP for input {i} returned shape {tuple(gi.shape)}, expected "
                         f"{tuple(expected.shape)}; this is a bug in the primitive's VJP"
                     )
                 if gi.dtype != expected.dtype:  # type promotion in the forward: cast back, like torch
@@ -201,13 +202,13 @@ def _vjp_error(node: Node, i: int, args: Sequence[Any], error: Exception, create
     if not shapes_only:
         if create_graph and "Variable" in str(error):
             return TypeError(
-                f"{prim.name}: the VJP for input {i} failed under create_graph=True ({error}): there it runs on "
+                f"{node.where}: the VJP for input {i} failed under create_graph=True ({error}): there it runs on "
                 "Variables, so it must be written with primitives (autograd_engine.ops), not torch functions"
             )
         return error
     saves = " ".join(sorted(set(shapes_only)))
     return TypeError(
-        f"{prim.name}: the VJP for input {i} failed ({error}); it was given only the shape of "
+        f"{node.where}: the VJP for input {i} failed ({error}); it was given only the shape of "
         f"{', '.join(shapes_only)}, because the primitive does not save {'it' if len(shapes_only) == 1 else 'them'}. "
         f'A VJP that reads an input\'s values must name it: @primitive(saves="{saves}") '
         "(add 'ans' to read the output)"
@@ -303,9 +304,15 @@ def _run_hooks(node: Node, g: Any, create_graph: bool) -> Any:
         result = hook(g if create_graph else Variable(g))
         if result is None:
             continue
+        if not isinstance(result, (Variable, torch.Tensor)):
+            raise TypeError(
+                f"hook {hook_name(hook)!r} on a {node.where} node returned {type(result).__name__!r} "
+                f"({short_repr(result)}): expected a Variable or tensor (the gradient to use instead, shape "
+                f"{tuple(node.shape)}) or None (keep the gradient)"
+            )
         if tuple(result.shape) != tuple(node.shape):
             raise RuntimeError(
-                f"hook {getattr(hook, '__name__', hook)!r} on a {node.name} node returned a gradient of "
+                f"hook {hook_name(hook)!r} on a {node.where} node returned a gradient of "
                 f"shape {tuple(result.shape)}, expected {tuple(node.shape)}"
             )
         if create_graph:
@@ -315,16 +322,23 @@ def _run_hooks(node: Node, g: Any, create_graph: bool) -> Any:
     return g
 
 
+_accumulating = threading.Lock()
+"""Held while a gradient is added into a `.grad`: threads that run backward through a shared parameter
+at the same time would otherwise both find `.grad` unset, or overlap their in-place adds, and lose
+one gradient. One lock for all: it is taken once per leaf and pass, and held only for the add."""
+
+
 def accumulate_into(var: Variable, g: Any, create_graph: bool) -> None:
     """Add `g` into `var.grad`, like torch: in place when no graph is involved."""
-    if create_graph:
-        var.grad = g if var.grad is None else var.grad + g
-    elif var.grad is None:
-        var.grad = Variable(g.clone())  # never alias a tensor that another gradient may share
-    elif var.grad.requires_grad:
-        var.grad = Variable(var.grad.data + g)
-    else:
-        var.grad.data.add_(g)
+    with _accumulating:
+        if create_graph:
+            var.grad = g if var.grad is None else var.grad + g
+        elif var.grad is None:
+            var.grad = Variable(g.clone())  # never alias a tensor that another gradient may share
+        elif var.grad.requires_grad:
+            var.grad = Variable(var.grad.data + g)
+        else:
+            var.grad.data.add_(g)
 
 
 def _accumulate(node: Node, g: Any, create_graph: bool) -> None:

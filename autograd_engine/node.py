@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from . import constants
+from .scope import label as scope_label
 
 if TYPE_CHECKING:
     from .primitive import Primitive
@@ -57,6 +58,22 @@ class HookHandle:
             self._hooks.remove(self._key)
 
 
+COMPLEX_UNSUPPORTED = (
+    "complex gradients are not supported (torch's conjugate Wirtinger convention is not implemented): "
+    "differentiate real tensors (torch.view_as_real gives the real and imaginary parts), and use complex "
+    "values only as constants, without grad"
+)
+
+
+def _complex_result(prim: Primitive, args: Any, dtype: torch.dtype, scope: str | None) -> TypeError:
+    from .primitive import describe  # (an error path: primitive imports this module)
+
+    return TypeError(
+        f"{scope_label(prim.name, scope)}: its result is {dtype} and requires grad, but {COMPLEX_UNSUPPORTED} "
+        f"[inputs: {describe(args or ())}]"
+    )
+
+
 class Node(Meta):
     """A recorded application of `prim` (or, with `prim` None, a leaf Variable's gradient sink).
 
@@ -98,10 +115,13 @@ class Node(Meta):
         like: torch.Tensor,
         scope: str | None,
         versions: tuple[int, ...] = (),
+        trace: str | None = None,
     ) -> None:
         self.shape = like.shape  # Meta's fields, from the output (`like`), which is not kept unless saved
-        self.dtype = like.dtype
+        self.dtype = dtype = like.dtype
         self.device = like.device
+        if dtype.is_complex and prim is not None:
+            raise _complex_result(prim, args, dtype, scope)
         self.prim = prim
         self.parents = parents
         self.args = args
@@ -111,7 +131,7 @@ class Node(Meta):
         self.variable: weakref.ref[Variable] | None = None
         self.versions = versions
         self.hooks: list[Any] | None = None
-        self.trace: str | None = None
+        self.trace = trace
 
     @classmethod
     def leaf(cls, variable: Variable, scope: str | None = None) -> Node:
@@ -122,6 +142,11 @@ class Node(Meta):
     @property
     def name(self) -> str:
         return "leaf" if self.prim is None else self.prim.name
+
+    @property
+    def where(self) -> str:
+        """The op's name for error messages, with the module it ran in: 'conv2d in Sequential/2:Conv2d'."""
+        return scope_label(self.name, self.scope)
 
     @property
     def freed(self) -> bool:
@@ -146,7 +171,7 @@ class Node(Meta):
         for t, version in zip(self.saved_tensors(), self.versions):
             if t._version != version:
                 raise InplaceModificationError(
-                    f"{self.name}: a tensor of shape {tuple(t.shape)} saved for backward was modified in place "
+                    f"{self.where}: a tensor of shape {tuple(t.shape)} saved for backward was modified in place "
                     f"after the op was recorded (version {version} -> {t._version}); "
                     "clone it before modifying, or modify it after backward"
                 )

@@ -16,10 +16,11 @@ from typing import Any
 import torch
 
 from . import anomaly
-from . import scope as scope_mod
 from .constants import numbers_as_tensors
 from .grad_mode import _mode
 from .node import Meta, Node
+from .scope import _scopes
+from .scope import label as scope_label
 from .variable import Variable
 
 VJP = Callable[..., Any]
@@ -125,22 +126,27 @@ class Primitive:
         try:
             out = self.forward(*raw, **kwargs)
         except _WRAPPED_ERRORS as e:
-            raise type(e)(f"{self.name}: {e} [inputs: {describe(raw, kwargs)}]") from e
+            where = scope_label(self.name, _scopes.path)
+            raise type(e)(f"{where}: {e} [inputs: {describe(raw, kwargs)}]") from e
         if record is None:
             return out
         if out.requires_grad:  # a constant tensor tracked by torch autograd must not pull it in
             out = out.detach()
+        trace = None  # where user code ran the op, in anomaly mode only (read once: a thread-local costs)
         if _mode.anomaly:
-            anomaly.check_forward(self.name, raw, out, anomaly.user_frame())
+            trace = anomaly.user_frame()
+            anomaly.check_forward(self.name, raw, out, trace)
         result = object.__new__(Variable)  # Variable._wrap, inlined: this is the hottest path
         result.data, result.grad, result.name = out, None, None
         if record and _mode.enabled:
-            result._node, result._requires_grad = self._record(args, raw, kwargs, out), True
+            result._node, result._requires_grad = self._record(args, raw, kwargs, out, trace), True
         else:
             result._node, result._requires_grad = None, False
         return result
 
-    def _record(self, args: tuple[Any, ...], raw: list[Any], kwargs: dict[str, Any], out: torch.Tensor) -> Node:
+    def _record(
+        self, args: tuple[Any, ...], raw: list[Any], kwargs: dict[str, Any], out: torch.Tensor, trace: str | None
+    ) -> Node:
         # (counters rather than enumerate, and a growing tuple rather than a list: this runs for every op)
         vjps = self.vjps
         parents: list[Node | None] = []
@@ -174,19 +180,17 @@ class Primitive:
             i += 1
         if keep_out:
             versions += (out._version,)
-        node = Node(
+        return Node(
             self,
             tuple(parents),
             tuple(raw),
             kwargs or _NO_KWARGS,
             out if keep_out else None,
             out,
-            scope_mod._scopes.path,
+            _scopes.path,
             versions,
+            trace,
         )
-        if _mode.anomaly:
-            node.trace = anomaly.user_frame()
-        return node
 
     def _plan(self, grads: int) -> tuple[Container[int], bool]:
         """What a node keeps when the inputs in bitmask `grads` require grad: only what their VJPs read."""
@@ -244,12 +248,22 @@ def describe(raw: Sequence[Any], kwargs: dict[str, Any] | None = None) -> str:
     """Short description of op inputs for error messages: shapes, dtypes and devices of tensors."""
 
     def one(a: Any) -> str:
-        if isinstance(a, torch.Tensor):
+        if isinstance(a, (torch.Tensor, Meta)):
             return f"{tuple(a.shape)} {str(a.dtype).removeprefix('torch.')} on {a.device}"
         if isinstance(a, (list, tuple)) and any(isinstance(x, torch.Tensor) for x in a):
             return "[" + ", ".join(one(x) for x in a) + "]"
-        text = repr(a)
-        return text if len(text) <= 60 else text[:57] + "..."
+        return short_repr(a)
 
     parts = [one(a) for a in raw] + [f"{k}={one(v)}" for k, v in (kwargs or {}).items()]
     return ", ".join(parts)
+
+
+def short_repr(value: Any) -> str:
+    """`repr(value)`, cut to 60 characters for error messages."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def hook_name(hook: Any) -> str:
+    """A hook's name for error messages ('<lambda>' for a lambda, as torch says)."""
+    return getattr(hook, "__name__", None) or repr(hook)

@@ -1,22 +1,23 @@
 """`Variable`: a torch.Tensor plus the graph node that produced it.
 
-This module holds no derivative logic. The rule for where a method goes: Python operators
-(`+`, `*`, `@`, `[]`, ...) and methods whose torch signature is the primitive's own (`exp`, `log`,
-`pow`, `matmul`, `maximum`) call the primitive in `ops` directly, the hot path; every other method
-calls the torch-style function of the same name in `composites` (`F` below), which owns the
-signature (dims, keepdim, options) and the argument checks, so `v.f(...)` and `ag.f(v, ...)` agree.
+This module holds no derivative logic. Where a method goes: Python operators (`+`, `*`, `@`, `[]`,
+...) call the primitives in `ops` directly (the hot path); every other torch.Tensor method that the
+engine has a rule for is installed from the composite that `@implements` it (see `dispatch`), so
+`v.f(...)`, `torch.f(v, ...)` and `ag.f(v, ...)` are one function. Only the methods whose torch
+signature differs from the function's (sizes or dims as *args: reshape, view, permute, expand) are
+written here.
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
 
 from . import scope as scope_mod
-from .node import HookHandle, Node
+from .node import COMPLEX_UNSUPPORTED, HookHandle, Node
 
 Scalar = float  # (the class below defines a `float` method, which would shadow the type in annotations)
 
@@ -63,8 +64,9 @@ class Variable:
     def requires_grad(self, flag: bool) -> None:
         if not self.is_leaf:
             raise RuntimeError("requires_grad can only be changed on leaf Variables; use .detach() on this one")
-        if flag and not (self.data.is_floating_point() or self.data.is_complex()):
-            raise TypeError(f"only floating point Variables can require grad, got dtype {self.data.dtype}")
+        if flag and not self.data.is_floating_point():
+            why = f": {COMPLEX_UNSUPPORTED}" if self.data.is_complex() else ""
+            raise TypeError(f"only real floating point Variables can require grad, got dtype {self.data.dtype}{why}")
         self._requires_grad = bool(flag)
         if not flag:
             self._node = None
@@ -86,6 +88,8 @@ class Variable:
     def _grad_node(self) -> Node:
         node = self._node
         if node is None:  # a parameter belongs to the module that first uses it
+            if self.data.is_complex():  # (its data was replaced after requires_grad was set)
+                raise TypeError(f"a Variable that requires grad holds dtype {self.data.dtype}: {COMPLEX_UNSUPPORTED}")
             node = self._node = Node.leaf(self, scope_mod.current() if self.is_parameter else None)
         return node
 
@@ -196,6 +200,22 @@ class Variable:
         named = f", name={self.name!r}" if self.name else ""
         return f"Variable({body}{extra}{named})"
 
+    # --- torch interoperability ----------------------------------------------------------------
+    @classmethod
+    def __torch_function__(
+        cls, func: Callable[..., Any], types: Any, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None
+    ) -> Any:
+        """`torch.X(v, ...)`, `torch.nn.functional.X(v, ...)` and `tensor + v` record through the engine's
+        rule for X, or raise `NoRuleError` naming X (see `dispatch`)."""
+        return dispatch.handle(func, args, kwargs)
+
+    def __dlpack__(self, *args: Any, **kwargs: Any) -> Any:
+        """`torch.tensor(v)` copies the values and `torch.as_tensor(v)` shares them, as for a tensor."""
+        return self.data.__dlpack__(*args, **kwargs)
+
+    def __dlpack_device__(self) -> Any:
+        return self.data.__dlpack_device__()
+
     # --- differentiable conversions ----------------------------------------------------------
     def to(self, *args: Any, **kwargs: Any) -> Variable:
         """Differentiable dtype/device conversion (same arguments as torch.Tensor.to)."""
@@ -291,56 +311,27 @@ class Variable:
             "recorded; build the result with ag.where / ag.cat / ag.pad, or edit .data outside the graph"
         )
 
-    # --- methods that mirror torch.Tensor --------------------------------------------------------
-    def exp(self) -> Variable:
-        return ops.exp(self)
-
-    def log(self) -> Variable:
-        return ops.log(self)
-
-    def sqrt(self) -> Variable:
-        return F.sqrt(self)
-
-    def abs(self) -> Variable:
-        return F.abs(self)
-
-    def pow(self, exponent: Any) -> Variable:
-        return ops.pow(self, exponent)
-
-    def matmul(self, other: Any) -> Variable:
-        return ops.matmul(self, other)
-
-    def sum(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Variable:
-        return F.sum(self, dim, keepdim)
-
-    def mean(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Variable:
-        return F.mean(self, dim=dim, keepdim=keepdim)
-
-    def max(self, dim: int | None = None, keepdim: bool = False) -> Variable:
-        return F.max(self, dim, keepdim)
-
-    def maximum(self, other: Any) -> Variable:
-        return ops.maximum(self, other)
-
+    # --- methods whose torch signature takes sizes or dims as *args ------------------------------
+    # (every other torch.Tensor method with a rule is installed from `dispatch.implements`)
     def reshape(self, *shape: Any) -> Variable:
         return F.reshape(self, _shape_arg(shape))
 
-    view = reshape
-
-    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Variable:
-        return F.flatten(self, start_dim, end_dim)
-
-    def unsqueeze(self, dim: int) -> Variable:
-        return F.unsqueeze(self, dim)
-
-    def squeeze(self, dim: int | None = None) -> Variable:
-        return F.squeeze(self, dim)
+    def view(self, *shape: Any, dtype: torch.dtype | None = None) -> Variable:
+        """The same storage in a new shape, or its bits read as another dtype, as torch.Tensor.view: a shape
+        the strides cannot express is torch's RuntimeError (reshape copies instead), and a dtype view is
+        not differentiable (a constant), as in torch."""
+        if dtype is not None:
+            if shape:
+                raise TypeError(f"view() takes a shape or a dtype, not both: got {shape} and {dtype}")
+            return Variable(self.data.view(dtype))
+        if len(shape) == 1 and isinstance(shape[0], torch.dtype):
+            return Variable(self.data.view(shape[0]))
+        size = _shape_arg(shape)
+        self.data.view(size)  # torch's error where no view exists
+        return F.reshape(self, size)
 
     def permute(self, *dims: Any) -> Variable:
         return F.permute(self, _shape_arg(dims))
-
-    def transpose(self, dim0: int, dim1: int) -> Variable:
-        return F.transpose(self, dim0, dim1)
 
     @property
     def T(self) -> Variable:  # noqa: N802 (torch's name)
@@ -355,27 +346,6 @@ class Variable:
 
     def expand_as(self, other: Variable | torch.Tensor) -> Variable:
         return F.expand(self, tuple(other.shape))
-
-    def relu(self) -> Variable:
-        return F.relu(self)
-
-    def sigmoid(self) -> Variable:
-        return F.sigmoid(self)
-
-    def tanh(self) -> Variable:
-        return F.tanh(self)
-
-    def softmax(self, dim: int) -> Variable:
-        return F.softmax(self, dim)
-
-    def log_softmax(self, dim: int) -> Variable:
-        return F.log_softmax(self, dim)
-
-    def logsumexp(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Variable:
-        return F.logsumexp(self, dim, keepdim)
-
-    def clamp(self, min: Scalar | None = None, max: Scalar | None = None) -> Variable:  # noqa: A002
-        return F.clamp(self, min, max)
 
 
 def unwrap(x: Any) -> Any:
@@ -405,4 +375,4 @@ def _shape_arg(args: tuple[Any, ...]) -> tuple[int, ...]:
 # Methods above resolve these at call time; they import Variable themselves, hence the late import.
 from . import backward as backward_mod  # noqa: E402
 from . import composites as F  # noqa: E402
-from . import ops  # noqa: E402
+from . import dispatch, ops  # noqa: E402

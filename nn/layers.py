@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from . import functional as F
-from .functional import IntPair, pair
+from .functional import IntPair
 from .module import Module, Parameter
 
 
@@ -39,6 +39,33 @@ class Linear(Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
+Pair = tuple[int, int]
+
+
+def _geometry(
+    layer: str,
+    kernel_size: IntPair,
+    stride: IntPair,
+    padding: IntPair | str,
+    dilation: IntPair,
+    output_padding: IntPair,
+) -> tuple[Pair, Pair, Pair | str, Pair, Pair]:
+    """A conv layer's geometry as pairs, checked at construction: torch checks it at the first forward
+    only (the same errors, here naming the layer), and a Conv2d's padding string as torch.nn.Conv2d does."""
+    try:
+        if layer != "Conv2d":
+            padding = F.pair(padding, "padding")
+        geometry = F.conv_pairs(kernel_size, stride, padding, dilation, output_padding)
+    except (RuntimeError, TypeError) as e:
+        raise type(e)(f"{layer}: {e}") from None
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'same', 'valid'}}")
+        if padding == "same" and geometry[1] != (1, 1):
+            raise ValueError("padding='same' is not supported for strided convolutions")
+    return geometry
+
+
 class _ConvNd(Module):
     """What Conv2d and ConvTranspose2d share: geometry, lowering, and torch's initialisation (the fan-in
     is the weight's dim 1 times the kernel area, for both layouts)."""
@@ -46,9 +73,9 @@ class _ConvNd(Module):
     def __init__(
         self,
         weight_shape: tuple[int, int, int, int],
-        stride: IntPair,
-        padding: IntPair,
-        dilation: IntPair,
+        stride: Pair,
+        padding: Pair | str,
+        dilation: Pair,
         bias: bool,
         lowering: str | None,
         device: Any,
@@ -59,7 +86,7 @@ class _ConvNd(Module):
             (weight_shape[1], weight_shape[0]) if isinstance(self, Conv2d) else weight_shape[:2]
         )
         self.kernel_size = tuple(weight_shape[2:])
-        self.stride, self.padding, self.dilation = pair(stride), pair(padding), pair(dilation)
+        self.stride, self.padding, self.dilation = stride, padding, dilation
         self.lowering = F.check_lowering(lowering) if lowering is not None else None
         fan_in = weight_shape[1] * weight_shape[2] * weight_shape[3]
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
@@ -90,7 +117,7 @@ class Conv2d(_ConvNd):
         out_channels: int,
         kernel_size: IntPair,
         stride: IntPair = 1,
-        padding: IntPair = 0,
+        padding: IntPair | str = 0,
         dilation: IntPair = 1,
         *,
         bias: bool = True,
@@ -98,8 +125,8 @@ class Conv2d(_ConvNd):
         device: Any = None,
         dtype: Any = None,
     ) -> None:
-        weight_shape = (out_channels, in_channels, *pair(kernel_size))
-        super().__init__(weight_shape, stride, padding, dilation, bias, lowering, device, dtype)
+        k, s, p, d, _ = _geometry("Conv2d", kernel_size, stride, padding, dilation, 0)
+        super().__init__((out_channels, in_channels, *k), s, p, d, bias, lowering, device, dtype)
 
     def forward(self, x: Any) -> Any:
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.lowering)
@@ -126,13 +153,20 @@ class ConvTranspose2d(_ConvNd):
         device: Any = None,
         dtype: Any = None,
     ) -> None:
-        weight_shape = (in_channels, out_channels, *pair(kernel_size))
-        super().__init__(weight_shape, stride, padding, dilation, bias, lowering, device, dtype)
-        self.output_padding = pair(output_padding)
+        k, s, p, d, op = _geometry("ConvTranspose2d", kernel_size, stride, padding, dilation, output_padding)
+        super().__init__((in_channels, out_channels, *k), s, p, d, bias, lowering, device, dtype)
+        self.output_padding = op
 
     def forward(self, x: Any) -> Any:
         return F.conv_transpose2d(
-            x, self.weight, self.bias, self.stride, self.padding, self.output_padding, self.dilation, self.lowering
+            x,
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,  # type: ignore[arg-type]  # a pair: _geometry takes no padding string here
+            self.output_padding,
+            self.dilation,
+            self.lowering,
         )
 
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import itertools
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, NamedTuple
 
 import torch
 
 from autograd_engine import Variable
 from autograd_engine.node import HookHandle
-from autograd_engine.scope import scope
+from autograd_engine.primitive import describe, hook_name, short_repr
+from autograd_engine.scope import in_module, scope
+from autograd_engine.variable import unwrap
 
 _hook_ids = itertools.count()
 
@@ -26,6 +28,22 @@ class Parameter(Variable):
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + repr(self.data)
+
+
+class _IncompatibleKeys(NamedTuple):
+    """What `load_state_dict` returns, as in torch: the model's keys the state dict lacks, and its keys
+    that the model does not have."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+    def __repr__(self) -> str:
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return f"_IncompatibleKeys(missing_keys={self.missing_keys!r}, unexpected_keys={self.unexpected_keys!r})"
+
+    def __str__(self) -> str:
+        return repr(self)
 
 
 class Module:
@@ -83,11 +101,23 @@ class Module:
             "_last_inputs",
             [(a.shape, a.dtype, a.device) for a in args if isinstance(a, (Variable, torch.Tensor))],
         )
-        with scope(self._label or type(self).__name__):
-            out = self.forward(*args, **kwargs)
+        with scope(self._label or type(self).__name__) as path:
+            try:
+                out = self.forward(*args, **kwargs)
+            except (RuntimeError, ValueError, TypeError, IndexError) as e:
+                named = in_module(e, path, describe([unwrap(a) for a in args]))
+                if named is None:
+                    raise
+                raise named from e
             for hook in list(self._forward_hooks.values()):
                 result = hook(self, args, out)
                 if result is not None:
+                    if isinstance(out, (Variable, torch.Tensor)) and not isinstance(result, (Variable, torch.Tensor)):
+                        raise TypeError(
+                            f"forward hook {hook_name(hook)!r} of {path} returned {type(result).__name__!r} "
+                            f"({short_repr(result)}) in place of the output, a {type(out).__name__}: return the "
+                            "output to use instead (a Variable or tensor), or None to keep it"
+                        )
                     out = result
             return out
 
@@ -144,24 +174,43 @@ class Module:
         """Parameter tensors under torch.nn's keys ('0.weight', ...): loads into the equal torch model."""
         return OrderedDict((name, p.data) for name, p in self.named_parameters())
 
-    def load_state_dict(self, state_dict: dict[str, torch.Tensor], strict: bool = True) -> None:
-        """Copy tensors into the parameters (in place, keeping device and dtype); nothing loads on error."""
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> _IncompatibleKeys:
+        """Copy tensors into the parameters (in place, keeping device and dtype), as torch.nn does: returns
+        the missing and unexpected keys (`strict=False`; with `strict` they raise). Everything is checked
+        before anything is copied, so nothing loads on error; the RuntimeError names every bad key."""
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
         own = dict(self.named_parameters())
-        missing = sorted(set(own) - set(state_dict))
-        unexpected = sorted(set(state_dict) - set(own))
-        if strict and (missing or unexpected):
-            raise KeyError(
-                f"{type(self).__name__}.load_state_dict: missing keys {missing}, unexpected keys {unexpected}"
-            )
-        for name, value in state_dict.items():
-            if name in own and tuple(value.shape) != tuple(own[name].shape):
-                raise ValueError(
-                    f"{type(self).__name__}.load_state_dict: '{name}' has shape {tuple(value.shape)}, "
-                    f"the model expects {tuple(own[name].shape)}"
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        errors = []
+        if strict and missing:
+            errors.append("Missing key(s) in state_dict: {}. ".format(", ".join(f'"{k}"' for k in missing)))
+        if strict and unexpected:
+            errors.append("Unexpected key(s) in state_dict: {}. ".format(", ".join(f'"{k}"' for k in unexpected)))
+        values = {}
+        for name, param in own.items():
+            if name not in state_dict:
+                continue
+            value = state_dict[name]
+            value = value.data if isinstance(value, Variable) else value
+            if not isinstance(value, torch.Tensor):
+                errors.append(
+                    f'While copying the parameter named "{name}", expected torch.Tensor or Tensor-like object '
+                    f"from checkpoint but received {type(value)}"
                 )
-        for name, value in state_dict.items():
-            if name in own:
-                own[name].data.copy_(value)
+            elif value.shape != param.shape:
+                errors.append(
+                    f"size mismatch for {name}: copying a param with shape {value.shape} from checkpoint, "
+                    f"the shape in current model is {param.shape}."
+                )
+            else:
+                values[name] = value
+        if errors:
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
+        for name, value in values.items():
+            own[name].data.copy_(value)
+        return _IncompatibleKeys(missing, unexpected)
 
     def to(self, *args: Any, **kwargs: Any) -> Module:
         """Move or cast every parameter (same arguments as torch.Tensor.to); gradients are dropped."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,20 +19,54 @@ class Optimizer:
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         self.defaults = defaults
-        params = list(params)
-        if not params:
-            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
-        groups = params if isinstance(params[0], dict) else [{"params": params}]
-        self.param_groups: list[dict[str, Any]] = []
-        for group in groups:
-            group = {**defaults, **group, "params": list(group["params"])}
-            for p in group["params"]:
-                if not isinstance(p, Variable) or not p.requires_grad:
-                    raise TypeError(
-                        f"{type(self).__name__}: can only optimize Variables that require grad, got {type(p).__name__}"
-                    )
-            self.param_groups.append(group)
+        if isinstance(params, (Variable, torch.Tensor)):  # one parameter: iterating it would yield its rows
+            raise TypeError(
+                "params argument given to the optimizer should be an iterable of Tensors or dicts, but got "
+                + _typename(params)
+            )
         self.state: dict[Variable, dict[str, Any]] = {}
+        self.param_groups: list[dict[str, Any]] = []
+        groups = list(params)
+        if not groups:
+            raise ValueError("optimizer got an empty parameter list")
+        for group in groups if isinstance(groups[0], dict) else [{"params": groups}]:
+            self.add_param_group(group)
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group (a dict with 'params' and hyperparameters that override the defaults), as torch does:
+        a parameter may appear in one group only, and must be a leaf."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group)}")
+        params = param_group["params"]
+        if isinstance(params, set):
+            raise TypeError(
+                "optimizer parameters need to be organized in ordered collections, but the ordering of tensors "
+                "in sets will change between runs. Please use a list instead."
+            )
+        params = [params] if isinstance(params, (Variable, torch.Tensor)) else list(params)
+        for p in params:
+            if isinstance(p, torch.Tensor):  # (torch would take it; here only Variables get a .grad)
+                raise TypeError(
+                    f"optimizer can only optimize Variables (nn.Parameter), but one of the params is a plain "
+                    f"{_typename(p)}, which never gets a gradient: wrap it, nn.Parameter(tensor)"
+                )
+            if not isinstance(p, Variable):
+                raise TypeError(f"optimizer can only optimize Tensors, but one of the params is {_typename(p)}")
+            if not p.is_leaf:
+                raise ValueError(
+                    f"can't optimize a non-leaf Tensor (a Variable computed by {p.op}: an update of it would not "
+                    "reach the parameters it came from; pass those)"
+                )
+        ids = {id(p) for p in params}  # (Variables compare elementwise: identity says which are the same)
+        if len(ids) != len(params):
+            warnings.warn(
+                "optimizer contains a parameter group with duplicate parameters; in future, this will cause an "
+                "error; see github.com/pytorch/pytorch/issues/40967 for more information",
+                stacklevel=3,
+            )
+        if any(id(p) in ids for group in self.param_groups for p in group["params"]):
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append({**self.defaults, **param_group, "params": params})
 
     def zero_grad(self) -> None:
         """Forget gradients (set to None, torch's default)."""
@@ -73,6 +108,11 @@ class Optimizer:
             params[int(i)]: {k: v.to(params[int(i)].device) if isinstance(v, torch.Tensor) else v for k, v in s.items()}
             for i, s in state_dict["state"].items()
         }
+
+
+def _typename(x: Any) -> str:
+    """torch's name for what was passed ('torch.FloatTensor' for a float32 Variable, as for its tensor)."""
+    return torch.typename(x.data if isinstance(x, Variable) else x)
 
 
 class SGD(Optimizer):

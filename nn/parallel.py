@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import torch
@@ -165,5 +165,6 @@ class DistributedDataParallel(Module):
         """The wrapped module's state dict (keys without a 'module.' prefix)."""
         return self.module.state_dict()
 
-    def load_state_dict(self, state_dict: dict[str, torch.Tensor], strict: bool = True) -> None:
-        self.module.load_state_dict(state_dict, strict)
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> Any:
+        """Load into the wrapped module (keys without a 'module.' prefix); returns its missing and unexpected keys."""
+        return self.module.load_state_dict(state_dict, strict)

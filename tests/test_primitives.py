@@ -21,6 +21,9 @@ def pos(*shape: int) -> torch.Tensor:
     return torch.rand(*shape, dtype=torch.float64) + 0.5
 
 
+IDX2 = torch.tensor([[0, 3, 0], [1, 1, 2], [3, 2, 1]])  # gather along dim 1 of a (3, 4), with repeats
+
+
 # (id, engine function, torch function, inputs)
 CASES = [
     ("add", lambda a, b: a + b, torch.add, [r(3, 4), r(4)]),
@@ -47,9 +50,30 @@ CASES = [
         torch.maximum,
         [torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64), torch.tensor([1.0, 5.0, 3.0], dtype=torch.float64)],
     ),
+    (
+        "minimum-ties",
+        ag.minimum,
+        torch.minimum,
+        [torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64), torch.tensor([1.0, 5.0, 3.0], dtype=torch.float64)],
+    ),
+    ("minimum", ag.minimum, torch.minimum, [r(3, 4), r(4)]),
     ("max-all", lambda a: a.max(), lambda a: a.max(), [r(3, 4)]),
-    ("max-dim", lambda a: a.max(1), lambda a: a.max(1).values, [r(3, 4)]),
-    ("max-dim-keep", lambda a: ag.max(a, -1, keepdim=True), lambda a: a.max(-1, keepdim=True).values, [r(2, 3, 4)]),
+    ("max-all-ties", lambda a: a.max(), lambda a: a.max(), [torch.tensor([[1.0, 3.0], [3.0, 0.0]]).double()]),
+    ("max-amax", lambda a: ag.amax(a, (0, 2)), lambda a: torch.amax(a, (0, 2)), [r(2, 3, 4)]),
+    ("max-amax-ties", lambda a: ag.amax(a, 1, True), lambda a: torch.amax(a, 1, True), [r(3, 1).expand(3, 4)]),
+    ("min-all", lambda a: a.min(), lambda a: a.min(), [r(3, 4)]),
+    ("min-amin", lambda a: ag.amin(a, -1), lambda a: torch.amin(a, -1), [r(2, 3, 4)]),
+    ("min-amin-ties", lambda a: ag.amin(a, 0), lambda a: torch.amin(a, 0), [r(1, 4).expand(3, 4)]),
+    ("gather", lambda a: ag.gather(a, 1, IDX2), lambda a: torch.gather(a, 1, IDX2), [r(3, 4)]),
+    (
+        "ungather",
+        lambda g: ag.ops.ungather(g, dim=1, index=IDX2, shape=(3, 4)),
+        lambda g: torch.zeros(3, 4, dtype=g.dtype).scatter_add(1, IDX2, g),
+        [r(3, 3)],
+    ),
+    ("max-dim-values", lambda a: a.max(1).values, lambda a: a.max(1).values, [r(3, 4)]),
+    ("max-dim-keep", lambda a: ag.max(a, -1, keepdim=True)[0], lambda a: a.max(-1, keepdim=True)[0], [r(2, 3, 4)]),
+    ("min-dim-values", lambda a: a.min(0).values, lambda a: a.min(0).values, [r(3, 4)]),
     ("sum-all", lambda a: a.sum(), torch.sum, [r(3, 4)]),
     ("sum-dims", lambda a: a.sum((0, 2)), lambda a: a.sum((0, 2)), [r(2, 3, 4)]),
     ("sum-keep", lambda a: a.sum(1, keepdim=True), lambda a: a.sum(1, keepdim=True), [r(2, 3, 4)]),
@@ -188,6 +212,8 @@ def test_every_primitive_is_covered():
             "sigmoid",
             "cat",
             "pad",
+            "max-amax",
+            "gather",
         }
     ],
     ids=lambda c: c if isinstance(c, str) else "",

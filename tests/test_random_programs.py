@@ -44,7 +44,7 @@ ENGINE = SimpleNamespace(
     reshape=ag.reshape,
     T=lambda a: ag.transpose(a, 0, 1),
     sum=lambda a, d: ag.sum(a, d, keepdim=True),
-    max=lambda a, d: ag.max(a, d, keepdim=True),
+    max=lambda a, d: ag.max(a, d, keepdim=True).values,
     raw=lambda a: a.data,
 )
 TORCH = SimpleNamespace(

@@ -5,7 +5,7 @@ Read each family as a table of derivatives. A VJP receives the output gradient `
 ordinary backward and on Variables (recording a graph) when `create_graph=True`: gradients of
 gradients come for free. Inputs that a VJP reads only the shape of arrive as `Meta`.
 
-Families: `core` (arithmetic, where, sum/max, shape and layout, matmul: what the others are written
+Families: `core` (arithmetic, where, sum/max/min, shape and layout, matmul: what the others are written
 in) and `conv` (unfold/fold and the native convolutions). Defining a primitive registers it in
 `PRIMITIVES`; docs/engine.md says how to add one.
 """
@@ -15,11 +15,11 @@ from .conv import conv2d, conv2d_weight, conv_transpose2d, fold, unfold
 from .core import (
     add,
     alias,
-    argmax_mask,
     cat,
     div,
     exp,
     expand,
+    gather,
     getitem,
     inverse_permutation,
     keep_dims,
@@ -27,14 +27,18 @@ from .core import (
     matmul,
     max,
     maximum,
+    min,
+    minimum,
     mul,
     neg,
+    normalize_dim,
     normalize_dims,
     pad,
     pass_above,
     permute,
     pow,
     reshape,
+    share_among_ties,
     sub,
     sum,
     sum_to,
@@ -42,15 +46,21 @@ from .core import (
     to,
     transpose,
     unbroadcast,
+    ungather,
     untake,
     where,
 )
 
 __all__ = [
+    "share_among_ties",
+    "normalize_dim",
+    "ungather",
+    "gather",
+    "minimum",
+    "min",
     "PRIMITIVES",
     "add",
     "alias",
-    "argmax_mask",
     "cat",
     "conv2d",
     "conv2d_weight",

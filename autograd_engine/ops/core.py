@@ -1,4 +1,4 @@
-"""The core primitives: arithmetic, where, sum and max, shape and layout, matmul.
+"""The core primitives: arithmetic, where, sum, max and min, shape and layout, matmul.
 
 Every other family's VJPs are written in these (see the package docstring for how to read a VJP).
 """
@@ -36,12 +36,25 @@ def sum_to(g: Any, shape: Sequence[int]) -> Any:
     return reshape(sum(g, dim=dims, keepdim=True), shape=tuple(shape))
 
 
+def normalize_dim(dim: int, ndim: int) -> int:
+    """`dim` as an index in [0, ndim), negative ones counting from the end; a 0-d tensor takes -1 and 0,
+    as in torch. Anything else is torch's IndexError, in torch's words."""
+    bound = builtins.max(ndim, 1)
+    if not -bound <= dim < bound:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-bound}, {bound - 1}], but got {dim})")
+    return dim % bound
+
+
 def normalize_dims(dim: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
-    """Reduction dims as sorted non-negative ints; None or () means every dim, as in torch."""
+    """Reduction dims as sorted non-negative ints; None or () means every dim, as in torch (a 0-d tensor
+    has none). Dims out of range raise IndexError and repeated ones RuntimeError, as in torch."""
     if dim is None or (not isinstance(dim, int) and len(dim) == 0):
         return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
-    return tuple(sorted(d % builtins.max(ndim, 1) for d in dims))
+    dims = [normalize_dim(d, ndim) for d in ((dim,) if isinstance(dim, int) else dim)]
+    for d in dims:
+        if dims.count(d) > 1:
+            raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+    return tuple(sorted(dims)) if ndim else ()
 
 
 def keep_dims(g: Any, shape: torch.Size, dim: int | Sequence[int] | None) -> Any:
@@ -161,6 +174,18 @@ maximum.defvjp(
 )
 
 
+@primitive(saves="x y")
+def minimum(x, y):
+    """Elementwise min, broadcasting; a tie sends half the gradient to each side (as torch does)."""
+    return torch.minimum(_as_tensor_like(x, y), _as_tensor_like(y, x))
+
+
+minimum.defvjp(
+    lambda g, ans, x, y: unbroadcast(where(x > y, 0.0, where(x == y, g / 2, g)), x),
+    lambda g, ans, x, y: unbroadcast(where(x < y, 0.0, where(x == y, g / 2, g)), y),
+)
+
+
 @primitive(saves="cond")
 def where(cond, x, y):
     """x where cond holds, else y, broadcasting; `cond` is a constant boolean tensor."""
@@ -206,29 +231,42 @@ def sum(x, *, dim=None, keepdim=False):  # noqa: A001 (the op's name)
 sum.defvjp(lambda g, ans, x, *, dim=None, keepdim=False: expand(keep_dims(g, x.shape, dim), shape=tuple(x.shape)))
 
 
-@primitive(saves="x")
+@primitive(saves="x ans")
 def max(x, *, dim=None, keepdim=False):  # noqa: A001 (the op's name)
-    """Max over one dim (or all); the gradient goes to the first maximal element (argmax routing)."""
+    """torch.max(x) without `dim`, else torch.amax over `dim` (an int or a tuple); the gradient is shared
+    evenly among the elements that attain the max, as torch shares it (max(dim) with indices: gather)."""
     if dim is None:
         top = x.max()
         return top.reshape((1,) * x.ndim) if keepdim else top
-    if not isinstance(dim, int):
-        raise TypeError(f"dim must be an int or None, got {dim!r}")
     return torch.amax(x, dim, keepdim=keepdim)
 
 
-def argmax_mask(x: torch.Tensor, dim: int | None) -> torch.Tensor:
-    """Boolean tensor shaped like x, True at the first maximum along `dim` (or of the whole tensor)."""
+@primitive(saves="x ans")
+def min(x, *, dim=None, keepdim=False):  # noqa: A001 (the op's name)
+    """torch.min(x) without `dim`, else torch.amin over `dim`; the gradient as for max."""
     if dim is None:
-        mask = torch.zeros(x.numel(), dtype=torch.bool, device=x.device)
-        mask[x.reshape(-1).argmax()] = True
-        return mask.reshape(x.shape)
-    return torch.zeros_like(x, dtype=torch.bool).scatter_(dim, x.argmax(dim, keepdim=True), True)
+        low = x.min()
+        return low.reshape((1,) * x.ndim) if keepdim else low
+    return torch.amin(x, dim, keepdim=keepdim)
 
 
-max.defvjp(
-    lambda g, ans, x, *, dim=None, keepdim=False: where(argmax_mask(unwrap(x), dim), keep_dims(g, x.shape, dim), 0.0)
-)
+def share_among_ties(g: Any, ans: Any, x: Any, dim: int | Sequence[int] | None) -> Any:
+    """The VJP of max and min: `g` split evenly among the elements of each slice equal to its result.
+
+    As torch: without `dim` (torch.max(x)) a NaN result counts the NaNs as its ties; over dims
+    (torch.amax) it has none, and the slice's gradient is NaN."""
+    raw = unwrap(x)
+    top = keep_dims(unwrap(ans), raw.shape, dim)
+    ties = raw == top
+    if dim is None:
+        ties |= raw.isnan() & top.isnan()
+    count = ties.sum(normalize_dims(dim, raw.ndim), keepdim=True).to(raw.dtype)
+    share = keep_dims(g, raw.shape, dim) / count
+    return where(ties, share, 0.0) if dim is None else share * ties.to(raw.dtype)
+
+
+max.defvjp(lambda g, ans, x, *, dim=None, keepdim=False: share_among_ties(g, ans, x, dim))
+min.defvjp(lambda g, ans, x, *, dim=None, keepdim=False: share_among_ties(g, ans, x, dim))
 
 
 # --- shape and layout -----------------------------------------------------------------------------
@@ -248,7 +286,7 @@ def permute(x, *, dims):
 
 
 def inverse_permutation(dims: Sequence[int]) -> tuple[int, ...]:
-    order = [d % len(dims) for d in dims]
+    order = [normalize_dim(d, len(dims)) for d in dims]
     return tuple(order.index(i) for i in range(len(dims)))
 
 
@@ -294,13 +332,29 @@ untake.defvjp(lambda g, ans, x, *, index, shape: getitem(g, index=index))
 
 
 @primitive()
+def gather(x, *, dim, index):
+    """torch.gather: the elements of x at `index` (an int64 tensor) along `dim`."""
+    return torch.gather(x, dim, index)
+
+
+@primitive()
+def ungather(g, *, dim, index, shape):
+    """The adjoint of gather: a zero tensor of `shape` with `g` added at `index` along `dim`."""
+    return g.new_zeros(shape).scatter_add(dim, index, g)
+
+
+gather.defvjp(lambda g, ans, x, *, dim, index: ungather(g, dim=dim, index=index, shape=tuple(x.shape)))
+ungather.defvjp(lambda g, ans, x, *, dim, index, shape: gather(g, dim=dim, index=index))
+
+
+@primitive()
 def cat(*xs, dim=0):
     """Concatenate along an existing dim."""
     return torch.cat(xs, dim)
 
 
 def _cat_vjp(i, g, ans, *xs, dim=0):
-    d = dim % g.ndim
+    d = normalize_dim(dim, g.ndim)
     start = builtins.sum(x.shape[d] for x in xs[:i])
     return getitem(g, index=(slice(None),) * d + (slice(start, start + xs[i].shape[d]),))
 
@@ -372,8 +426,10 @@ def _matmul_vjp_y(g, ans, x, y):
 
 def transpose(x: Any, dim0: int = -2, dim1: int = -1) -> Any:
     """Swap two dims (a permute)."""
+    a, b = normalize_dim(dim0, x.ndim), normalize_dim(dim1, x.ndim)
     dims = list(range(x.ndim))
-    dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+    if dims:  # (a 0-d tensor takes dims 0 and -1 and stays as it is)
+        dims[a], dims[b] = dims[b], dims[a]
     return permute(x, dims=tuple(dims))
 
 

@@ -1,13 +1,11 @@
-"""Layers as plain functions of Variables: models can be written as functions of a params pytree.
-
-Convolutions are lowered to the engine's unfold/fold and matmul primitives; every gradient comes from
-the engine's reverse pass. Inputs are validated, with errors naming the layer and the shapes.
-"""
+"""Convolutions: conv2d and conv_transpose2d on torch's native kernels (the default) or lowered to
+unfold/fold and matmul, with torch's argument checks; errors name the layer and the shapes."""
 
 from __future__ import annotations
 
+import operator
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -54,8 +52,62 @@ def check_lowering(name: str | None) -> str:
     return name
 
 
-def pair(v: IntPair) -> tuple[int, int]:
-    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
+def pair(v: Any, name: str) -> tuple[int, int]:
+    """A 2-d convolution's argument `name` as a pair: an int, or a sequence of one or two ints, as torch."""
+    try:
+        values = tuple(operator.index(n) for n in v) if isinstance(v, Sequence) else (operator.index(v),)
+    except TypeError:
+        raise TypeError(f"{name} must be an int or a tuple of ints, got {v!r}") from None
+    if len(values) not in (1, 2):
+        raise RuntimeError(
+            f"expected {name} to be a single integer value or a list of 2 values to match the convolution "
+            f"dimensions, but got {name}={list(values)}"
+        )
+    return values[0], values[-1]
+
+
+def conv_pairs(
+    kernel_size: IntPair, stride: IntPair, padding: IntPair | str, dilation: IntPair, output_padding: IntPair = 0
+) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int] | str, tuple[int, int], tuple[int, int]]:
+    """A 2-d convolution's geometry as pairs (a padding string as it is), rejected where torch's
+    convolutions reject it, with torch's errors."""
+    k, s, d, op = (
+        pair(kernel_size, "kernel_size"),
+        pair(stride, "stride"),
+        pair(dilation, "dilation"),
+        pair(output_padding, "output_padding"),
+    )
+    p = padding if isinstance(padding, str) else pair(padding, "padding")
+    if k[0] <= 0 or k[1] <= 0:
+        raise RuntimeError(
+            f"kernel size should be greater than zero, but got kernel_height: {k[0]} kernel_width: {k[1]}"
+        )
+    if s[0] <= 0 or s[1] <= 0:
+        raise RuntimeError("non-positive stride is not supported")
+    if d[0] <= 0 or d[1] <= 0:
+        raise RuntimeError(f"dilation should be greater than zero, but got {list(d)}")
+    if not isinstance(p, str) and (p[0] < 0 or p[1] < 0):
+        raise RuntimeError("negative padding is not supported")
+    if op[0] < 0 or op[1] < 0:
+        raise RuntimeError("negative output_padding is not supported")
+    return k, s, p, d, op
+
+
+def _string_padding(
+    x: Any, padding: str, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]
+) -> tuple[Any, tuple[int, int]]:
+    """padding 'valid' (none) or 'same' as torch does it: half the dilated kernel on each side, the odd one
+    out at the end (bottom, right), which the input gets explicitly. Returns the input and the padding."""
+    if padding not in ("same", "valid"):
+        raise RuntimeError(f"Invalid padding string: {padding!r}")
+    if padding == "valid":
+        return x, (0, 0)
+    if stride != (1, 1):
+        raise RuntimeError("padding='same' is not supported for strided convolutions")
+    total = [d * (k - 1) for k, d in zip(kernel, dilation)]
+    if total[0] % 2 or total[1] % 2:
+        x = ag.pad(x, (0, total[1] % 2, 0, total[0] % 2))
+    return x, (total[0] // 2, total[1] // 2)
 
 
 def _check_input(layer: str, x: Any, weight: Any, channels: int, what: str = "input") -> None:
@@ -86,14 +138,19 @@ def conv2d(
     weight: Any,
     bias: Any = None,
     stride: IntPair = 1,
-    padding: IntPair = 0,
+    padding: IntPair | str = 0,
     dilation: IntPair = 1,
     lowering: str | None = None,
 ) -> Variable:
-    """2-d convolution (cross-correlation); weight (out, in, kh, kw) as in torch; see `conv_lowering`."""
+    """2-d convolution (cross-correlation); weight (out, in, kh, kw) as in torch; padding an int, a pair,
+    'valid' or 'same' (stride 1); see `conv_lowering`."""
     out_ch, in_ch, kh, kw = weight.shape
     _check_input("conv2d", x, weight, in_ch)
-    s, p, d = pair(stride), pair(padding), pair(dilation)
+    _, s, padding, d, _ = conv_pairs((kh, kw), stride, padding, dilation)
+    if isinstance(padding, str):
+        x, p = _string_padding(x, padding, (kh, kw), s, d)
+    else:
+        p = padding
     n, _, h, w = x.shape
     ho, wo = (conv_output_size(h, kh, s[0], p[0], d[0]), conv_output_size(w, kw, s[1], p[1], d[1]))
     if ho < 1 or wo < 1:
@@ -123,7 +180,8 @@ def conv_transpose2d(
     """Transposed convolution; weight (in, out, kh, kw) as in torch; see `conv_lowering`."""
     in_ch, out_ch, kh, kw = weight.shape
     _check_input("conv_transpose2d", x, weight, in_ch)
-    s, p, op, d = pair(stride), pair(padding), pair(output_padding), pair(dilation)
+    p = pair(padding, "padding")
+    _, s, _, d, op = conv_pairs((kh, kw), stride, p, dilation, output_padding)
     if op[0] >= max(s[0], d[0]) or op[1] >= max(s[1], d[1]):
         raise ValueError(f"conv_transpose2d: output_padding {op} must be smaller than stride {s} or dilation {d}")
     n, _, h, w = x.shape
@@ -143,32 +201,3 @@ def conv_transpose2d(
     if bias is not None:
         out = out + ag.reshape(bias, (out_ch, 1, 1))
     return out
-
-
-def linear(x: Any, weight: Any, bias: Any = None) -> Variable:
-    """x @ weight.T + bias; weight (out, in) as in torch."""
-    if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
-        raise ValueError(
-            f"linear: expected input with last dim {weight.shape[1]} (weight shape "
-            f"{tuple(weight.shape)}), got shape {tuple(x.shape)}"
-        )
-    _check_placement("linear", x, weight)
-    out = x @ ag.transpose(weight, 0, 1)
-    return out if bias is None else out + bias
-
-
-def relu(x: Any) -> Variable:
-    return ag.relu(x)
-
-
-def sigmoid(x: Any) -> Variable:
-    return ag.sigmoid(x)
-
-
-def tanh(x: Any) -> Variable:
-    return ag.tanh(x)
-
-
-def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Variable:  # noqa: A002
-    """Mean squared error; input and target must have the same shape."""
-    return ag.mse(input, target, reduction)
