@@ -38,6 +38,19 @@ def test_primitive_table_is_current(tmp_path):
     assert all(f"| `{p.name}` |" in out.read_text() for p in ag.PRIMITIVES.values() if p.builtin)
 
 
+def test_torch_function_list_is_current(tmp_path):
+    import runpy
+    import sys
+
+    out = tmp_path / "torch-functions.md"
+    argv, sys.argv = sys.argv, ["make_dispatch.py", str(out)]
+    try:
+        runpy.run_path(str(ROOT / "docs" / "make_dispatch.py"), run_name="__main__")
+    finally:
+        sys.argv = argv
+    assert out.read_text() == (ROOT / "docs" / "torch-functions.md").read_text(), "run python docs/make_dispatch.py"
+
+
 def test_python_m_autograd_engine_reports_the_installation():
     import subprocess
     import sys
