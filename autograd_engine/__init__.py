@@ -13,7 +13,8 @@ from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
 from .checkpoint import checkpoint
 from .transforms import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
 from . import composites
-from .composites.elementwise import *  # noqa: F403  (the torch-style API, family by family)
+from .composites.creation import *  # noqa: F403  (the torch-style API, family by family)
+from .composites.elementwise import *  # noqa: F403
 from .composites.indexing import *  # noqa: F403
 from .composites.linalg import *  # noqa: F403
 from .composites.reductions import *  # noqa: F403

@@ -6,11 +6,15 @@ ordinary backward and on Variables (recording a graph) when `create_graph=True`:
 gradients come for free. Inputs that a VJP reads only the shape of arrive as `Meta`.
 
 Families: `core` (arithmetic, where, sum/max/min, shape and layout, matmul: what the others are written
-in) and `conv` (unfold/fold and the native convolutions). Defining a primitive registers it in
+in), `conv` (unfold/fold and the native convolutions), `elementwise`, `reductions`, `indexing`,
+`shape`, `linalg`, `pooling`, and fused kernels for composites torch has one kernel for (`activations`,
+`normalization`), each tested equal to its composite. Defining a primitive registers it in
 `PRIMITIVES`; docs/engine.md says how to add one.
 """
 
 from ..primitive import REGISTRY as PRIMITIVES
+from . import activations, elementwise, indexing, linalg, normalization, pooling, reductions, shape
+from .activations import *  # noqa: F403
 from .conv import conv2d, conv2d_weight, conv_transpose2d, fold, unfold
 from .core import (
     add,
@@ -50,6 +54,13 @@ from .core import (
     untake,
     where,
 )
+from .elementwise import *  # noqa: F403
+from .indexing import *  # noqa: F403
+from .linalg import *  # noqa: F403
+from .normalization import *  # noqa: F403
+from .pooling import *  # noqa: F403
+from .reductions import *  # noqa: F403
+from .shape import *  # noqa: F403
 
 __all__ = [
     "share_among_ties",
@@ -95,3 +106,11 @@ __all__ = [
     "unfold",
     "where",
 ]
+__all__ += activations.__all__
+__all__ += elementwise.__all__
+__all__ += indexing.__all__
+__all__ += linalg.__all__
+__all__ += normalization.__all__
+__all__ += pooling.__all__
+__all__ += reductions.__all__
+__all__ += shape.__all__

@@ -2,7 +2,9 @@
 family: models can be written as functions of a params pytree. Every gradient comes from the engine's
 reverse pass; inputs are validated, with errors naming the layer and the shapes."""
 
+from . import attention, distance, dropout, normalization, pooling, sparse
 from .activation import relu, sigmoid, tanh
+from .attention import *  # noqa: F403
 from .conv import (
     LOWERINGS,
     IntPair,
@@ -15,8 +17,13 @@ from .conv import (
     pair,
     use_conv_lowering,
 )
+from .distance import *  # noqa: F403
+from .dropout import *  # noqa: F403
 from .linear import linear
 from .loss import mse_loss
+from .normalization import *  # noqa: F403
+from .pooling import *  # noqa: F403
+from .sparse import *  # noqa: F403
 
 __all__ = [
     "LOWERINGS",
@@ -35,3 +42,9 @@ __all__ = [
     "tanh",
     "use_conv_lowering",
 ]
+__all__ += attention.__all__
+__all__ += distance.__all__
+__all__ += dropout.__all__
+__all__ += normalization.__all__
+__all__ += pooling.__all__
+__all__ += sparse.__all__
