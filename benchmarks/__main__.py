@@ -116,6 +116,16 @@ def build_groups(quick: bool, device: str = "cpu") -> list[Group]:
             baseline="torch autograd",
         )
     )
+    groups.append(
+        Group(
+            f"{n:,}-op chain spelled torch.add / torch.mul (torch dispatch), forward + backward",
+            {
+                "torch autograd": workloads.chain(n, engine=False, torch_calls=True),
+                "engine": workloads.chain(n, engine=True, torch_calls=True),
+            },
+            baseline="torch autograd",
+        )
+    )
     groups.append(chain_backward_group(10_000 if quick else 100_000))
     if not quick:
         groups.append(

@@ -150,17 +150,25 @@ def _chain(y: Any, n: int) -> Any:
     return y.sum()
 
 
+def _chain_calls(y: Any, n: int) -> Any:
+    """The same chain spelled with torch functions: on Variables each call goes through torch dispatch."""
+    for i in range(n):
+        y = torch.mul(y, 1.0001) if i % 2 else torch.add(y, 0.5)
+    return torch.sum(y)
+
+
 def _leaf(engine: bool, start: torch.Tensor) -> Any:
     return ag.Variable(start, requires_grad=True) if engine else start.clone().requires_grad_()
 
 
-def chain(n: int, engine: bool) -> Step:
-    """Forward and backward of an n-op chain on 16 elements."""
+def chain(n: int, engine: bool, torch_calls: bool = False) -> Step:
+    """Forward and backward of an n-op chain on 16 elements (written with operators, or `torch_calls`)."""
     start = torch.randn(16)
+    build = _chain_calls if torch_calls else _chain
 
     def run() -> object:
         x = _leaf(engine, start)
-        _chain(x, n).backward()
+        build(x, n).backward()
         return x.grad
 
     return run
