@@ -8,6 +8,9 @@ untracked result. `out=` is refused (a result is always a new Variable).
 
 from __future__ import annotations
 
+import functools
+import importlib
+import inspect
 from collections.abc import Callable
 from types import FunctionType
 from typing import Any, TypeVar
@@ -26,6 +29,9 @@ class NoRuleError(TypeError):
     """A torch function was called on a Variable, and the engine has no rule for it."""
 
 
+NUMPY_NAMES = {"axis": "dim", "keepdims": "keepdim"}
+"""numpy's argument names, which torch's argument parser accepts too."""
+
 _INSTALLED: set[str] = set()  # Variable methods installed from rules (a later rule may replace one)
 
 
@@ -43,16 +49,43 @@ def implements(*torch_functions: Callable[..., Any]) -> Callable[[_F], _F]:
             if name.startswith("torch.Tensor.") and not name.startswith("torch.Tensor.__"):
                 method = name.removeprefix("torch.Tensor.")
                 if method in _INSTALLED or method not in vars(Variable):
-                    setattr(Variable, method, fn if isinstance(fn, FunctionType) else _method(fn))
+                    setattr(Variable, method, _method(fn))
                     _INSTALLED.add(method)
         return fn
 
     return register
 
 
+@functools.cache
+def _parameters(rule: Callable[..., Any]) -> frozenset[str]:
+    try:
+        return frozenset(inspect.signature(rule).parameters)
+    except (TypeError, ValueError):  # a callable without a signature
+        return frozenset()
+
+
+def _torch_name(rule: Callable[..., Any], key: str) -> str:
+    """numpy's name for an argument (axis=, keepdims=) as torch's, unless the rule takes it as it is."""
+    alias = NUMPY_NAMES.get(key)
+    return key if alias is None or key in _parameters(rule) else alias
+
+
 def _method(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """A callable object (a primitive) as a method: it is not a descriptor, so it gets no `self`."""
-    return lambda self, *args, **kwargs: fn(self, *args, **kwargs)
+    """`fn` as a Variable method: a function is one already, unless it takes dims, where numpy's
+    names (axis=, keepdims=) are translated as torch's parser does; a primitive (a callable object,
+    not a descriptor) is wrapped so that it gets `self`."""
+    if not isinstance(fn, FunctionType):
+        return lambda self, *args, **kwargs: fn(self, *args, **kwargs)
+    if not {"dim", "keepdim"} & set(inspect.signature(fn).parameters):
+        return fn
+
+    @functools.wraps(fn)
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if kwargs:
+            kwargs = {_torch_name(fn, k): v for k, v in kwargs.items()}
+        return fn(self, *args, **kwargs)
+
+    return method
 
 
 def torch_name(func: Callable[..., Any]) -> str:
@@ -60,9 +93,22 @@ def torch_name(func: Callable[..., Any]) -> str:
     return resolve_name(func) or getattr(func, "__qualname__", repr(func))
 
 
+LAZY_RULES = ["nn.functional"]
+"""Modules above the engine that register rules (torch.nn.functional's), imported on the first call
+that finds no rule: `import autograd_engine` alone is enough for `torch.nn.functional.relu(v)`."""
+
+
+def _load_lazy_rules() -> None:
+    while LAZY_RULES:
+        importlib.import_module(LAZY_RULES.pop())
+
+
 def handle(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any] | None) -> Any:
     """Run the engine's rule for `func` (called by Variable.__torch_function__)."""
     rule = HANDLED.get(func)
+    if rule is None and LAZY_RULES:
+        _load_lazy_rules()
+        rule = HANDLED.get(func)
     if rule is None:
         name = torch_name(func)
         raise NoRuleError(
@@ -76,6 +122,6 @@ def handle(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, An
                 f"{torch_name(func)}: out= is not supported with Variables (the result is recorded as a new "
                 "Variable); assign the result instead"
             )
-        kwargs = {k: v for k, v in kwargs.items() if k != "out"}
+        kwargs = {_torch_name(rule, k): v for k, v in kwargs.items() if k != "out"}
         return rule(*args, **kwargs)
     return rule(*args)

@@ -207,7 +207,10 @@ class Variable:
     ) -> Any:
         """`torch.X(v, ...)`, `torch.nn.functional.X(v, ...)` and `tensor + v` record through the engine's
         rule for X, or raise `NoRuleError` naming X (see `dispatch`)."""
-        return dispatch.handle(func, args, kwargs)
+        rule = dispatch.HANDLED.get(func)
+        if rule is None or kwargs:  # (the common case, a known rule without keywords, inlined: every call pays)
+            return dispatch.handle(func, args, kwargs)
+        return rule(*args)
 
     def __dlpack__(self, *args: Any, **kwargs: Any) -> Any:
         """`torch.tensor(v)` copies the values and `torch.as_tensor(v)` shares them, as for a tensor."""
@@ -218,23 +221,64 @@ class Variable:
 
     # --- differentiable conversions ----------------------------------------------------------
     def to(self, *args: Any, **kwargs: Any) -> Variable:
-        """Differentiable dtype/device conversion (same arguments as torch.Tensor.to)."""
+        """dtype/device conversion with torch.Tensor.to's arguments (a dtype, a device, a tensor or Variable
+        to match, non_blocking=, copy=): differentiable to a floating point dtype; a cast to an integer or
+        bool dtype ends the gradient (its result is a constant, as in torch)."""
+        args = tuple(unwrap(a) for a in args)
+        kwargs = {k: unwrap(v) for k, v in kwargs.items()}
         target = torch.empty((), dtype=self.dtype, device=self.device).to(*args, **kwargs)
+        if not (target.dtype.is_floating_point or target.dtype.is_complex):  # (complex: refused when recorded)
+            return Variable(self.data.to(*args, **kwargs))
         if target.dtype == self.dtype and target.device == self.device:
-            return self
+            return ops.clone(self) if kwargs.get("copy") else self
         return ops.to(self, dtype=target.dtype, device=target.device)
 
-    def cpu(self) -> Variable:
+    def type(self, dtype: Any = None, non_blocking: bool = False, **kwargs: Any) -> Any:
+        """torch.Tensor.type: without a dtype, the type's name ('torch.FloatTensor'); with a dtype or such a
+        name, the conversion (see `to`)."""
+        if dtype is None:
+            return self.data.type()
+        target = torch.empty((), dtype=self.dtype, device=self.device).type(dtype)
+        return self.to(target.device, target.dtype, non_blocking=non_blocking)
+
+    def cpu(self, memory_format: Any = None) -> Variable:
         return self.to("cpu")
 
-    def cuda(self, device: int | str | None = None) -> Variable:
-        return self.to(torch.device("cuda", device) if isinstance(device, int) else (device or "cuda"))
+    def cuda(self, device: int | str | None = None, non_blocking: bool = False, memory_format: Any = None) -> Variable:
+        cuda = torch.device("cuda", device) if isinstance(device, int) else (device or "cuda")
+        return self.to(cuda, non_blocking=non_blocking)
 
-    def float(self) -> Variable:
+    # (memory_format= is accepted as torch's methods accept it; a Variable's layout is torch's choice)
+    def half(self, memory_format: Any = None) -> Variable:
+        return self.to(torch.float16)
+
+    def bfloat16(self, memory_format: Any = None) -> Variable:
+        return self.to(torch.bfloat16)
+
+    def float(self, memory_format: Any = None) -> Variable:
         return self.to(torch.float32)
 
-    def double(self) -> Variable:
+    def double(self, memory_format: Any = None) -> Variable:
         return self.to(torch.float64)
+
+    def int(self, memory_format: Any = None) -> Variable:
+        """int32 values, a constant (integer casts end the gradient)."""
+        return self.to(torch.int32)
+
+    def long(self, memory_format: Any = None) -> Variable:
+        return self.to(torch.int64)
+
+    def short(self, memory_format: Any = None) -> Variable:
+        return self.to(torch.int16)
+
+    def char(self, memory_format: Any = None) -> Variable:
+        return self.to(torch.int8)
+
+    def byte(self, memory_format: Any = None) -> Variable:
+        return self.to(torch.uint8)
+
+    def bool(self, memory_format: Any = None) -> Variable:
+        return self.to(torch.bool)
 
     # --- arithmetic --------------------------------------------------------------------------
     def __add__(self, other: Any) -> Variable:
@@ -282,6 +326,43 @@ class Variable:
     def __abs__(self) -> Variable:
         return F.abs(self)
 
+    def __mod__(self, other: Any) -> Variable:
+        return F.remainder(self, other)
+
+    def __rmod__(self, other: Any) -> Variable:
+        return F.remainder(other, self)
+
+    def __floordiv__(self, other: Any) -> Any:
+        return F.floor_divide(self, other)
+
+    def __rfloordiv__(self, other: Any) -> Any:
+        return F.floor_divide(other, self)
+
+    # --- bitwise and logical operators on boolean and integer Variables (never differentiated) ----
+    def __and__(self, other: Any) -> torch.Tensor:
+        return F.bitwise_and(self, other)
+
+    __rand__ = __and__
+
+    def __or__(self, other: Any) -> torch.Tensor:
+        return F.bitwise_or(self, other)
+
+    __ror__ = __or__
+
+    def __xor__(self, other: Any) -> torch.Tensor:
+        return F.bitwise_xor(self, other)
+
+    __rxor__ = __xor__
+
+    def __invert__(self) -> torch.Tensor:
+        return F.bitwise_not(self)
+
+    def __lshift__(self, other: Any) -> torch.Tensor:
+        return F.bitwise_left_shift(self, other)
+
+    def __rshift__(self, other: Any) -> torch.Tensor:
+        return F.bitwise_right_shift(self, other)
+
     # --- comparisons give plain boolean tensors (not differentiable) -------------------------
     def __lt__(self, other: Any) -> torch.Tensor:  # type: ignore[override]
         return self.data < unwrap(other)
@@ -306,10 +387,9 @@ class Variable:
         return ops.getitem(self, index=_raw_index(index))
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        raise TypeError(
-            "Variable does not support item assignment: it would change values the graph "
-            "recorded; build the result with ag.where / ag.cat / ag.pad, or edit .data outside the graph"
-        )
+        """x[index] = value as in torch: while recording, x (this same object) holds the result and its
+        node, differentiable to its old value and to value; otherwise it writes into x's tensor."""
+        F.indexing.setitem(self, index, value)
 
     # --- methods whose torch signature takes sizes or dims as *args ------------------------------
     # (every other torch.Tensor method with a rule is installed from `dispatch.implements`)
@@ -335,11 +415,22 @@ class Variable:
 
     @property
     def T(self) -> Variable:  # noqa: N802 (torch's name)
-        return F.permute(self, tuple(reversed(range(self.ndim))))
+        return self if self.ndim < 2 else F.permute(self, tuple(reversed(range(self.ndim))))
 
     @property
     def mT(self) -> Variable:  # noqa: N802 (torch's name)
-        return F.transpose(self, -2, -1)
+        return F.shape.matrix_transpose(self, "tensor.mT")
+
+    @property
+    def H(self) -> Variable:  # noqa: N802 (torch's name; real tensors: the transpose)
+        if self.ndim != 2:
+            hint = " For batches of matrices, consider using tensor.mH" if self.ndim > 2 else ""
+            raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got {self.ndim}-D tensor.{hint}")
+        return F.transpose(self, 0, 1)
+
+    @property
+    def mH(self) -> Variable:  # noqa: N802 (torch's name)
+        return F.shape.matrix_transpose(self, "tensor.mH")
 
     def expand(self, *shape: Any) -> Variable:
         return F.expand(self, _shape_arg(shape))
@@ -359,10 +450,18 @@ def lift(t: torch.Tensor, as_variable: bool) -> Any:
 
 
 def _raw_index(index: Any) -> Any:
-    """Indices are never differentiated: Variables inside an index become their tensors."""
+    """Indices are never differentiated: Variables inside an index (in its tuple and lists too) become
+    their tensors. (Hot: an index without Variables comes back as it is, without a copy.)"""
     if isinstance(index, tuple):
-        return tuple(unwrap(i) for i in index)
-    return unwrap(index)
+        for i in index:
+            if isinstance(i, (Variable, list)):
+                return tuple(_raw_index(i) if isinstance(i, list) else unwrap(i) for i in index)
+        return index
+    if isinstance(index, Variable):
+        return index.data
+    if isinstance(index, list):
+        return [_raw_index(i) if isinstance(i, (list, tuple)) else unwrap(i) for i in index]
+    return index
 
 
 def _shape_arg(args: tuple[Any, ...]) -> tuple[int, ...]:

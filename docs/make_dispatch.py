@@ -27,7 +27,7 @@ def render() -> str:
     for func, rule in HANDLED.items():
         name = torch_name(func)
         fn = getattr(rule, "forward", rule)  # a primitive: where its forward is defined
-        if not fn.__module__.startswith(("autograd_engine.", "nn.")):
+        if not fn.__module__.startswith(("autograd_engine.", "nn.")) or "._" in name:
             continue  # a user's rule
         rows[namespace(name)].append((name, f"{fn.__module__}.{fn.__name__}"))
     lines = [

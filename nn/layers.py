@@ -129,7 +129,7 @@ class Conv2d(_ConvNd):
         super().__init__((out_channels, in_channels, *k), s, p, d, bias, lowering, device, dtype)
 
     def forward(self, x: Any) -> Any:
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.lowering)
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, lowering=self.lowering)
 
 
 class ConvTranspose2d(_ConvNd):
@@ -165,8 +165,9 @@ class ConvTranspose2d(_ConvNd):
             self.stride,
             self.padding,  # type: ignore[arg-type]  # a pair: _geometry takes no padding string here
             self.output_padding,
+            1,
             self.dilation,
-            self.lowering,
+            lowering=self.lowering,
         )
 
 
@@ -198,7 +199,7 @@ class MSE(Module):
         self.reduction = reduction
 
     def forward(self, input: Any, target: Any) -> Any:  # noqa: A002
-        return F.mse_loss(input, target, self.reduction)
+        return F.mse_loss(input, target, reduction=self.reduction)
 
     def extra_repr(self) -> str:
         return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"

@@ -1,9 +1,17 @@
-"""Reductions with torch's names and signatures: sums, means, extremes and their indices, softmax."""
+"""Reductions with torch's names, signatures and return types: sums and means, products, variances,
+norms, cumulative ops, extremes and their indices, sorting and selection, softmax.
+
+The ones that pick elements (max(dim), sort, topk, kthvalue, median(dim), mode, cummax...) ask torch for
+the indices and gather the values there, so the gradient goes to the returned indices, as in torch.
+Results that are never differentiated (argmax, argsort, any, all, count_nonzero) are torch's own, on
+the values: plain tensors.
+"""
 
 from __future__ import annotations
 
+import builtins
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import torch
@@ -12,51 +20,306 @@ from .. import ops
 from ..dispatch import implements
 from ..ops import exp, log, maximum, minimum, normalize_dim, normalize_dims
 from ..variable import Variable, unwrap
-from .indexing import gather
-from .shape import reshape, squeeze
 
 __all__ = [
+    "MinMax",
     "ValuesIndices",
+    "all",
     "amax",
     "amin",
+    "aminmax",
+    "any",
+    "argmax",
+    "argmin",
+    "argsort",
+    "bucketize",
+    "count_nonzero",
+    "cummax",
+    "cummin",
+    "cumprod",
+    "cumsum",
+    "dist",
+    "kthvalue",
     "log_softmax",
+    "logcumsumexp",
     "logsumexp",
     "max",
     "mean",
+    "median",
     "min",
+    "mode",
     "mse",
+    "msort",
+    "nanmean",
+    "nanmedian",
+    "nanquantile",
+    "nansum",
+    "norm",
+    "prod",
+    "quantile",
+    "searchsorted",
     "softmax",
+    "sort",
+    "std",
+    "std_mean",
     "sum",
+    "topk",
+    "var",
+    "var_mean",
+    "vector_norm",
 ]
 
 Dims = int | Sequence[int] | None
 
 
+def _cast(x: Any, dtype: torch.dtype | None) -> Any:
+    """torch's `dtype=`: the input is cast before the op (differentiably), and a sum or product of
+    integers, which torch makes int64, after it too (the same bits, wrapped alike)."""
+    return x if dtype is None or x.dtype == dtype else ops.to(x, dtype=dtype, device=x.device)
+
+
+def _reduced_shape(shape: Sequence[int], dims: Sequence[int]) -> tuple[int, ...]:
+    return tuple(n for i, n in enumerate(shape) if i not in dims)
+
+
+# --- sums and means -------------------------------------------------------------------------------
 @implements(torch.sum, torch.Tensor.sum)
-def sum(x: Any, dim: Dims = None, keepdim: bool = False) -> Any:  # noqa: A001
-    """Sum over `dim` (all dims when None)."""
-    return ops.sum(x, dim=dim, keepdim=keepdim)
+def sum(input: Any, dim: Dims = None, keepdim: bool = False, *, dtype: torch.dtype | None = None) -> Any:  # noqa: A001, A002
+    """Sum over `dim` (an int or a sequence; every dim when None or empty)."""
+    if dtype is not None:
+        return _cast(ops.sum(_cast(input, dtype), dim=dim, keepdim=keepdim), dtype)
+    return ops.sum(input, dim=dim, keepdim=keepdim)
 
 
+@implements(torch.mean, torch.Tensor.mean)
+def mean(input: Any, dim: Dims = None, keepdim: bool = False, *, dtype: torch.dtype | None = None) -> Any:  # noqa: A002
+    """Mean over `dim` (every dim when None or empty); integer inputs need `dtype=`, as in torch."""
+    x = _cast(input, dtype)
+    if not x.dtype.is_floating_point:
+        torch.mean(torch.empty(0, dtype=x.dtype))  # torch's error, in its words
+    count = math.prod(x.shape[d] for d in normalize_dims(dim, x.ndim))
+    return ops.div(ops.sum(x, dim=dim, keepdim=keepdim), count)
+
+
+@implements(torch.nansum, torch.Tensor.nansum)
+def nansum(input: Any, dim: Dims = None, keepdim: bool = False, *, dtype: torch.dtype | None = None) -> Any:  # noqa: A002
+    """Sum over `dim` with NaNs counted as zero (they get no gradient)."""
+    x = _cast(input, dtype)
+    if x.dtype.is_floating_point:
+        x = ops.where(unwrap(x).isnan(), 0.0, x)
+    return _cast(ops.sum(x, dim=dim, keepdim=keepdim), dtype)
+
+
+@implements(torch.nanmean, torch.Tensor.nanmean)
+def nanmean(input: Any, dim: Dims = None, keepdim: bool = False, *, dtype: torch.dtype | None = None) -> Any:  # noqa: A002
+    """Mean over `dim` of the elements that are not NaN."""
+    x = _cast(input, dtype)
+    count = (~unwrap(x).isnan()).sum(normalize_dims(dim, x.ndim), keepdim=keepdim)
+    return ops.div(nansum(x, dim, keepdim), count)
+
+
+# --- products -------------------------------------------------------------------------------------
+@implements(torch.prod, torch.Tensor.prod)
+def prod(input: Any, dim: int | None = None, keepdim: bool = False, *, dtype: torch.dtype | None = None) -> Any:  # noqa: A002
+    """Product of every element, or over the int `dim`; the gradient is exact where there are zeros
+    (torch's: at a slice's only zero, the product of the others; elsewhere 0), to every order."""
+    x = _cast(input, dtype)
+    if dim is None:
+        if keepdim:
+            raise TypeError("prod(): keepdim needs a dim (prod(input, dim, keepdim=True))")
+        return _cast(ops.prod(x), dtype)
+    if not isinstance(dim, int):
+        raise TypeError(f"prod(): dim must be an int, got {dim!r}")
+    return _cast(ops.prod(x, dim=normalize_dim(dim, x.ndim), keepdim=keepdim), dtype)
+
+
+# --- variance and standard deviation --------------------------------------------------------------
+def _moments(
+    name: str, x: Any, dim: Any, unbiased: bool | None, keepdim: bool, correction: float | None
+) -> tuple[Any, Any]:
+    """(variance, mean keeping its dims) over `dim`, torch's overloads read: var(input, unbiased),
+    var(input, dim, unbiased, keepdim) and var(input, dim, *, correction, keepdim)."""
+    if isinstance(dim, bool):  # var(input, unbiased)
+        if unbiased is not None:
+            raise TypeError(f"{name}(): unbiased given twice")
+        dim, unbiased = None, dim
+    if unbiased is not None and correction is not None:
+        raise TypeError(f"{name}(): give correction= or unbiased=, not both")
+    if correction is None:
+        correction = 0 if unbiased is False else 1
+    if not x.dtype.is_floating_point:
+        getattr(torch, name)(torch.empty(2, dtype=x.dtype))  # torch's error, in its words
+    dims = normalize_dims(dim, x.ndim)
+    count = math.prod(x.shape[d] for d in dims)
+    centre = ops.div(ops.sum(x, dim=dims, keepdim=True), count)
+    d = ops.sub(x, centre)
+    variance = ops.div(ops.sum(ops.mul(d, d), dim=dims, keepdim=keepdim), builtins.max(0, count - correction))
+    return variance, centre
+
+
+def _sqrt(v: Any) -> Any:
+    """The square root with derivative 0 where v is 0, as torch's std has it."""
+    zero = unwrap(v) == 0
+    return ops.where(zero, 0.0, ops.pow(ops.where(zero, 1.0, v), 0.5))
+
+
+def _statistic(name: str, finish: Callable[[Any, Any], Any], doc: str, *methods: Any) -> Callable[..., Any]:
+    """torch.`name` (var, std, var_mean, std_mean) with torch's overloads: `finish` takes the variance
+    and the mean (that keeps its dims) to what it returns."""
+
+    def fn(
+        input: Any,  # noqa: A002
+        dim: Any = None,
+        unbiased: bool | None = None,
+        keepdim: bool = False,
+        *,
+        correction: float | None = None,
+    ) -> Any:
+        return finish(*_moments(name, input, dim, unbiased, keepdim, correction))
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    return implements(getattr(torch, name), *methods)(fn)
+
+
+def _mean_of(variance: Any, centre: Any) -> Any:
+    return centre if centre.shape == variance.shape else ops.reshape(centre, shape=tuple(variance.shape))
+
+
+var = _statistic(
+    "var",
+    lambda variance, centre: variance,
+    "Variance over `dim`, divided by N - correction (1 by default; unbiased=False is 0).",
+    torch.Tensor.var,
+)
+std = _statistic(
+    "std",
+    lambda variance, centre: _sqrt(variance),
+    "Standard deviation over `dim` (as `var`); the gradient is 0 where it is 0, as in torch.",
+    torch.Tensor.std,
+)
+var_mean = _statistic(
+    "var_mean", lambda variance, centre: (variance, _mean_of(variance, centre)), "(var, mean) over `dim`."
+)
+std_mean = _statistic(
+    "std_mean", lambda variance, centre: (_sqrt(variance), _mean_of(variance, centre)), "(std, mean) over `dim`."
+)
+
+
+# --- norms ----------------------------------------------------------------------------------------
+@implements(torch.linalg.vector_norm)
+def vector_norm(
+    x: Any,
+    ord: float = 2,  # noqa: A002
+    dim: Dims = None,
+    keepdim: bool = False,
+    *,
+    dtype: torch.dtype | None = None,
+) -> Any:
+    """torch.linalg.vector_norm; at 0 the gradient is torch's subgradient 0."""
+    x = _cast(x, dtype)
+    return ops.vector_norm(x, ord=ord, dim=None if dim is None else normalize_dims(dim, x.ndim), keepdim=keepdim)
+
+
+@implements(torch.norm)
+def norm(
+    input: Any,  # noqa: A002
+    p: Any = "fro",
+    dim: Dims = None,
+    keepdim: bool = False,
+    out: None = None,
+    dtype: torch.dtype | None = None,
+) -> Any:
+    """torch.norm: a vector norm over `dim` (every dim when None; 'fro' is 2), or for 'nuc' (and 'fro'
+    over more than two dims) torch.linalg.matrix_norm, as torch does it."""
+    dims = [dim] if isinstance(dim, int) else dim
+    if isinstance(p, str):
+        if p == "fro" and (dims is None or len(dims) <= 2):
+            return vector_norm(input, 2, dims, keepdim, dtype=dtype)
+        if p not in ("fro", "nuc"):
+            raise RuntimeError(f"linalg.matrix_norm: Order {p} not supported.")
+        dims = list(range(input.ndim)) if dims is None else dims
+        return torch.linalg.matrix_norm(input, p, dims, keepdim, dtype=dtype)  # the linalg family's rule
+    return vector_norm(input, 2.0 if p is None else p, dims, keepdim, dtype=dtype)
+
+
+@implements(torch.Tensor.norm)
+def _tensor_norm(
+    self: Any, p: Any = "fro", dim: Dims = None, keepdim: bool = False, dtype: torch.dtype | None = None
+) -> Any:
+    return norm(self, p, dim, keepdim, dtype=dtype)
+
+
+@implements(torch.dist, torch.Tensor.dist)
+def dist(input: Any, other: Any, p: float = 2) -> Any:  # noqa: A002
+    """The p-norm of input - other (broadcast)."""
+    return vector_norm(ops.sub(input, other), p)
+
+
+# --- cumulative ops -------------------------------------------------------------------------------
+@implements(torch.cumsum, torch.Tensor.cumsum)
+def cumsum(input: Any, dim: int, *, dtype: torch.dtype | None = None) -> Any:  # noqa: A002
+    """Cumulative sum along `dim`."""
+    return _cast(ops.cumsum(_cast(input, dtype), dim=normalize_dim(dim, input.ndim)), dtype)
+
+
+@implements(torch.cumprod, torch.Tensor.cumprod)
+def cumprod(input: Any, dim: int, *, dtype: torch.dtype | None = None) -> Any:  # noqa: A002
+    """Cumulative product along `dim`; exact gradients where there are zeros, as torch's."""
+    return _cast(ops.cumprod(_cast(input, dtype), dim=normalize_dim(dim, input.ndim)), dtype)
+
+
+@implements(torch.logcumsumexp, torch.Tensor.logcumsumexp)
+def logcumsumexp(input: Any, dim: int) -> Any:  # noqa: A002
+    """log(cumsum(e^input)) along `dim`, without overflow."""
+    return ops.logcumsumexp(input, dim=normalize_dim(dim, input.ndim))
+
+
+# --- elements picked by index ---------------------------------------------------------------------
 class ValuesIndices(NamedTuple):
-    """What max and min over a dim return, as torch.return_types.max/min do: the values (differentiable,
-    the gradient going to the returned indices) and their indices (a plain int64 tensor)."""
+    """What torch.return_types.max, min, sort, topk, kthvalue, median, mode, cummax... hold: the values
+    (differentiable, the gradient going to the returned indices) and their indices (a plain int64
+    tensor)."""
 
     values: Any
     indices: torch.Tensor
 
 
+class MinMax(NamedTuple):
+    """What torch.aminmax returns (as torch.return_types.aminmax)."""
+
+    min: Any
+    max: Any
+
+
+def _at(x: Any, dim: int, indices: torch.Tensor, keepdim: bool = True) -> ValuesIndices:
+    """x's values at `indices` along `dim` (indices that keep `dim`), with the indices; without
+    `keepdim`, both lose `dim`."""
+    values = ops.gather(x, dim=dim, index=indices)
+    if keepdim or x.ndim == 0:
+        return ValuesIndices(values, indices)
+    indices = indices.squeeze(dim)
+    return ValuesIndices(ops.reshape(values, shape=tuple(indices.shape)), indices)
+
+
+def _picked(name: str, x: Any, dim: int, keepdim: bool, *args: Any) -> ValuesIndices:
+    """torch.`name`(x, *args, dim, keepdim=True)'s indices, and the values gathered there."""
+    d = normalize_dim(dim, x.ndim)
+    indices = getattr(torch, name)(unwrap(x), *args, d, keepdim=True).indices
+    return _at(x, d, indices, keepdim)
+
+
 @implements(torch.max, torch.Tensor.max)
-def max(x: Any, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
+def max(input: Any, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001, A002
     """torch.max: the largest element (the gradient shared evenly among ties); with an int `dim`, the
     (values, indices) along it (the gradient goes to the returned index); with a tensor, `maximum`."""
-    return _extreme("max", x, dim, keepdim)
+    return _extreme("max", input, dim, keepdim)
 
 
 @implements(torch.min, torch.Tensor.min)
-def min(x: Any, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
+def min(input: Any, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001, A002
     """torch.min: as `max`, for the smallest elements; with a tensor, `minimum`."""
-    return _extreme("min", x, dim, keepdim)
+    return _extreme("min", input, dim, keepdim)
 
 
 def _extreme(name: str, x: Any, dim: Any, keepdim: bool) -> Any:
@@ -70,58 +333,217 @@ def _extreme(name: str, x: Any, dim: Any, keepdim: bool) -> Any:
         return (ops.max if name == "max" else ops.min)(x)
     if not isinstance(dim, int):
         raise TypeError(f"{name}(): dim must be an int, got {dim!r} (a{name} reduces over several dims)")
-    d = normalize_dim(dim, x.ndim)
-    indices = getattr(torch, name)(unwrap(x), d, keepdim=True).indices
-    values = gather(x, d, indices)
-    return ValuesIndices(values, indices) if keepdim else ValuesIndices(squeeze(values, d), indices.squeeze(d))
+    return _picked(name, x, dim, keepdim)
 
 
 @implements(torch.amax, torch.Tensor.amax)
-def amax(x: Any, dim: Dims = (), keepdim: bool = False) -> Any:
+def amax(input: Any, dim: Dims = (), keepdim: bool = False) -> Any:  # noqa: A002
     """torch.amax: the max over `dim` (every dim when empty); each slice's gradient is shared evenly
     among its ties."""
-    return ops.max(x, dim=normalize_dims(dim, x.ndim), keepdim=keepdim)
+    return ops.max(input, dim=normalize_dims(dim, input.ndim), keepdim=keepdim)
 
 
 @implements(torch.amin, torch.Tensor.amin)
-def amin(x: Any, dim: Dims = (), keepdim: bool = False) -> Any:
+def amin(input: Any, dim: Dims = (), keepdim: bool = False) -> Any:  # noqa: A002
     """torch.amin: as `amax`, for the min."""
-    return ops.min(x, dim=normalize_dims(dim, x.ndim), keepdim=keepdim)
+    return ops.min(input, dim=normalize_dims(dim, input.ndim), keepdim=keepdim)
 
 
-@implements(torch.mean, torch.Tensor.mean)
-def mean(x: Any, dim: Dims = None, keepdim: bool = False) -> Any:
-    count = math.prod(x.shape[d] for d in normalize_dims(dim, x.ndim))
-    return ops.div(sum(x, dim, keepdim), count)
+@implements(torch.aminmax, torch.Tensor.aminmax)
+def aminmax(input: Any, *, dim: int | None = None, keepdim: bool = False) -> MinMax:  # noqa: A002
+    """(amin, amax) over the int `dim`, or every dim; ties share the gradient, as in torch."""
+    if dim is not None and not isinstance(dim, int):
+        raise TypeError(f"aminmax(): argument 'dim' must be int, not {type(dim).__name__}")
+    dims = () if dim is None else dim
+    return MinMax(amin(input, dims, keepdim), amax(input, dims, keepdim))
 
 
+@implements(torch.sort, torch.Tensor.sort)
+def sort(input: Any, dim: int = -1, descending: bool = False, *, stable: bool = False) -> ValuesIndices:  # noqa: A002
+    """(values, indices) sorted along `dim` (NaN counts as the largest, as in torch)."""
+    indices = torch.sort(unwrap(input), dim=dim, descending=descending, stable=stable).indices
+    return _at(input, normalize_dim(dim, input.ndim), indices)
+
+
+@implements(torch.msort, torch.Tensor.msort)
+def msort(input: Any) -> Any:  # noqa: A002
+    """The values sorted along dim 0."""
+    return sort(input, 0).values
+
+
+@implements(torch.topk, torch.Tensor.topk)
+def topk(input: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> ValuesIndices:  # noqa: A002
+    """(values, indices) of the k largest (smallest with largest=False) along `dim`."""
+    indices = torch.topk(unwrap(input), k, dim, largest, sorted).indices
+    return _at(input, normalize_dim(dim, input.ndim), indices)
+
+
+@implements(torch.kthvalue, torch.Tensor.kthvalue)
+def kthvalue(input: Any, k: int, dim: int = -1, keepdim: bool = False) -> ValuesIndices:  # noqa: A002
+    """(values, indices) of the k-th smallest along `dim`."""
+    return _picked("kthvalue", input, dim, keepdim, k)
+
+
+@implements(torch.median, torch.Tensor.median)
+def median(input: Any, dim: int | None = None, keepdim: bool = False) -> Any:  # noqa: A002
+    """torch.median: the lower median of every element (NaN if there is one; the gradient shared evenly
+    among the elements equal to it), or (values, indices) along `dim`."""
+    return _median("median", input, dim, keepdim)
+
+
+@implements(torch.nanmedian, torch.Tensor.nanmedian)
+def nanmedian(input: Any, dim: int | None = None, keepdim: bool = False) -> Any:  # noqa: A002
+    """torch.nanmedian: as `median`, ignoring NaNs."""
+    return _median("nanmedian", input, dim, keepdim)
+
+
+def _median(name: str, x: Any, dim: int | None, keepdim: bool) -> Any:
+    if dim is None:
+        if keepdim:
+            raise TypeError(f'{name}() missing 1 required positional arguments: "dim"')
+        return ops.median(x, ignore_nan=name == "nanmedian")
+    return _picked(name, x, dim, keepdim)
+
+
+@implements(torch.mode, torch.Tensor.mode)
+def mode(input: Any, dim: int = -1, keepdim: bool = False) -> ValuesIndices:  # noqa: A002
+    """(values, indices) of the most frequent value along `dim` (the smallest among equally frequent)."""
+    return _picked("mode", input, dim, keepdim)
+
+
+def _cumulative_extreme(name: str, x: Any, dim: int) -> ValuesIndices:
+    d = normalize_dim(dim, x.ndim)
+    return _at(x, d, getattr(torch, name)(unwrap(x), d).indices)
+
+
+@implements(torch.cummax, torch.Tensor.cummax)
+def cummax(input: Any, dim: int) -> ValuesIndices:  # noqa: A002
+    """(values, indices) of the running max along `dim` (the last of equal maxima, NaN propagating)."""
+    return _cumulative_extreme("cummax", input, dim)
+
+
+@implements(torch.cummin, torch.Tensor.cummin)
+def cummin(input: Any, dim: int) -> ValuesIndices:  # noqa: A002
+    """(values, indices) of the running min along `dim`."""
+    return _cumulative_extreme("cummin", input, dim)
+
+
+def _quantile_rule(fn: Callable[..., Any], doc: str) -> Callable[..., Any]:
+    def rule(
+        input: Any,  # noqa: A002
+        q: Any,
+        dim: int | None = None,
+        keepdim: bool = False,
+        *,
+        interpolation: str = "linear",
+    ) -> Any:
+        return _quantile(fn, input, q, dim, keepdim, interpolation)
+
+    rule.__name__ = rule.__qualname__ = fn.__name__
+    rule.__doc__ = doc
+    return implements(fn, getattr(torch.Tensor, fn.__name__))(rule)
+
+
+quantile = _quantile_rule(
+    torch.quantile,
+    """The q-th quantiles along `dim` (of every element when None), interpolated between the sorted values
+    as torch does (linear, lower, higher, midpoint, nearest); a slice with a NaN gives NaN. A 1-d `q`
+    puts its dim first. The gradient goes to the (one or two) sorted elements each quantile reads.""",
+)
+nanquantile = _quantile_rule(torch.nanquantile, "As `quantile`, ignoring NaNs.")
+
+
+def _quantile(fn: Callable[..., Any], x: Any, q: Any, dim: int | None, keepdim: bool, interpolation: str) -> Any:
+    """torch's algorithm (aten quantile): sort, ranks q * (n - 1), gather below and above, lerp."""
+    raw, q = unwrap(x), unwrap(q)
+    scalar = not isinstance(q, torch.Tensor)
+    fn(raw.to("meta"), q if scalar else q.to("meta"), dim, keepdim, interpolation=interpolation)  # torch's errors
+    qs = torch.tensor([q], dtype=raw.dtype, device=raw.device) if scalar else q.reshape(-1)
+    if not scalar and ((qs < 0) | (qs > 1)).any():
+        raise RuntimeError(f"{fn.__name__}() q values must be in the range [0, 1]")
+    if dim is None or not raw.ndim:
+        rows, batch = ops.reshape(x, shape=(-1,)), (1,) * raw.ndim if keepdim else ()
+    else:
+        d = normalize_dim(dim, raw.ndim)
+        rows = ops.permute(x, dims=tuple(i for i in range(raw.ndim) if i != d) + (d,))
+        batch = tuple(1 if i == d else n for i, n in enumerate(raw.shape) if keepdim or i != d)
+    ordered = sort(rows).values
+    values = unwrap(ordered)
+    if fn is torch.nanquantile:
+        ranks = qs * ((~values.isnan()).sum(-1, keepdim=True) - 1)
+        ranks = ranks.masked_fill(ranks < 0, 0)
+    else:
+        last = values.shape[-1] - 1
+        ranks, nan = torch.broadcast_tensors(qs * last, values.isnan().any(-1, keepdim=True))
+        ranks = ranks.masked_fill(nan, last)
+    ranks = {"lower": ranks.floor, "higher": ranks.ceil, "nearest": ranks.round}.get(interpolation, ranks.clone)()
+    below = ranks.long()
+    out = ops.gather(ordered, dim=-1, index=below)
+    if interpolation in ("linear", "midpoint"):
+        weights = torch.full_like(ranks, 0.5) if interpolation == "midpoint" else ranks - below
+        out = _lerp(out, ops.gather(ordered, dim=-1, index=ranks.ceil().long()), weights)
+    out = ops.reshape(out, shape=batch + (len(qs),))
+    if scalar:
+        return ops.reshape(out, shape=batch)
+    return ops.permute(out, dims=(len(batch),) + tuple(range(len(batch))))
+
+
+def _lerp(start: Any, end: Any, weight: torch.Tensor) -> Any:
+    """start + weight * (end - start) as torch's lerp kernel computes it (from the nearer end)."""
+    step = ops.sub(end, start)
+    near_start = weight < 0.5
+    return ops.where(near_start, ops.add(start, ops.mul(weight, step)), ops.sub(end, ops.mul(step, 1 - weight)))
+
+
+# --- results that are never differentiated --------------------------------------------------------
+def _on_values(fn: Callable[..., Any], *methods: Callable[..., Any]) -> Callable[..., Any]:
+    """torch's `fn` run on the values (indices, booleans, counts): a plain tensor, never differentiated."""
+
+    def rule(*args: Any, **kwargs: Any) -> Any:
+        return fn(*(unwrap(a) for a in args), **{k: unwrap(v) for k, v in kwargs.items()})
+
+    rule.__name__ = rule.__qualname__ = fn.__name__
+    rule.__doc__ = f"torch.{fn.__name__} on the values: a plain tensor, never differentiated."
+    return implements(fn, *methods)(rule)
+
+
+argmax = _on_values(torch.argmax, torch.Tensor.argmax)
+argmin = _on_values(torch.argmin, torch.Tensor.argmin)
+argsort = _on_values(torch.argsort, torch.Tensor.argsort)
+any = _on_values(torch.any, torch.Tensor.any)  # noqa: A001
+all = _on_values(torch.all, torch.Tensor.all)  # noqa: A001
+count_nonzero = _on_values(torch.count_nonzero, torch.Tensor.count_nonzero)
+searchsorted = _on_values(torch.searchsorted)
+bucketize = _on_values(torch.bucketize)
+
+
+# --- log-sum-exp and softmax ----------------------------------------------------------------------
 def _stable_shift(x: Any, dim: Dims) -> torch.Tensor:
     """Per-slice max as a constant (finite), for shift-invariant functions: exact gradients, no overflow."""
     m = torch.amax(unwrap(x), dim=normalize_dims(dim, x.ndim), keepdim=True)
     return torch.where(torch.isfinite(m), m, torch.zeros_like(m))
 
 
-@implements(torch.logsumexp, torch.Tensor.logsumexp)
-def logsumexp(x: Any, dim: Dims = None, keepdim: bool = False) -> Any:
-    """log(sum(e^x)) over `dim`, computed from x - max."""
-    m = _stable_shift(x, dim)
-    out = ops.add(log(sum(exp(ops.sub(x, m)), dim, keepdim=True)), m)
+@implements(torch.logsumexp, torch.Tensor.logsumexp, torch.special.logsumexp)
+def logsumexp(input: Any, dim: Dims = None, keepdim: bool = False) -> Any:  # noqa: A002
+    """log(sum(e^input)) over `dim` (every dim when None), computed from input - max."""
+    m = _stable_shift(input, dim)
+    out = ops.add(log(ops.sum(exp(ops.sub(input, m)), dim=dim, keepdim=True)), m)
     if keepdim:
         return out
-    dims = normalize_dims(dim, x.ndim)
-    return reshape(out, tuple(n for i, n in enumerate(x.shape) if i not in dims))
+    return ops.reshape(out, shape=_reduced_shape(input.shape, normalize_dims(dim, input.ndim)))
 
 
 @implements(torch.softmax, torch.Tensor.softmax)
-def softmax(x: Any, dim: int) -> Any:
-    e = exp(ops.sub(x, _stable_shift(x, dim)))
-    return ops.div(e, sum(e, dim, keepdim=True))
+def softmax(input: Any, dim: int, dtype: torch.dtype | None = None) -> Any:  # noqa: A002
+    """e^input / sum(e^input) along `dim` (the fused primitive; the input cast to `dtype` first)."""
+    return ops.softmax(_cast(input, dtype), dim=normalize_dim(dim, input.ndim))
 
 
 @implements(torch.log_softmax, torch.Tensor.log_softmax)
-def log_softmax(x: Any, dim: int) -> Any:
-    shifted = ops.sub(x, _stable_shift(x, dim))
-    return ops.sub(shifted, log(sum(exp(shifted), dim, keepdim=True)))
+def log_softmax(input: Any, dim: int, dtype: torch.dtype | None = None) -> Any:  # noqa: A002
+    """input - logsumexp(input) along `dim` (the fused primitive; the input cast to `dtype` first)."""
+    return ops.log_softmax(_cast(input, dtype), dim=normalize_dim(dim, input.ndim))
 
 
 def mse(input: Any, target: Any, reduction: str = "mean") -> Any:  # noqa: A002

@@ -13,9 +13,9 @@ in), `conv` (unfold/fold and the native convolutions), `elementwise`, `reduction
 """
 
 from ..primitive import REGISTRY as PRIMITIVES
-from . import activations, elementwise, indexing, linalg, normalization, pooling, reductions, shape
+from . import activations, conv, elementwise, indexing, linalg, normalization, pooling, reductions, shape
 from .activations import *  # noqa: F403
-from .conv import conv2d, conv2d_weight, conv_transpose2d, fold, unfold
+from .conv import *  # noqa: F403
 from .core import (
     add,
     alias,
@@ -73,13 +73,9 @@ __all__ = [
     "add",
     "alias",
     "cat",
-    "conv2d",
-    "conv2d_weight",
-    "conv_transpose2d",
     "div",
     "exp",
     "expand",
-    "fold",
     "getitem",
     "inverse_permutation",
     "keep_dims",
@@ -103,10 +99,10 @@ __all__ = [
     "transpose",
     "unbroadcast",
     "untake",
-    "unfold",
     "where",
 ]
 __all__ += activations.__all__
+__all__ += conv.__all__
 __all__ += elementwise.__all__
 __all__ += indexing.__all__
 __all__ += linalg.__all__

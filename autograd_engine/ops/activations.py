@@ -1,5 +1,154 @@
-"""Primitives: the activations family (forward on tensors + VJPs written in primitives)."""
+"""Primitives: the activations family, on torch's fused kernels (forward on tensors + VJPs in primitives).
+
+Each is a function torch computes in one kernel, forward and backward, where the composite of core
+primitives costs two to fifteen times as much (timings in tests/test_ops_activations.py's docstring);
+each is tested equal to its composite there. Except for sigmoid's, each VJP is a `*_backward` primitive
+on torch's fused backward kernel, linear in the incoming gradient `g`, whose own VJPs are written in
+primitives (the curvature below), so gradients of gradients, and of those, are recorded too.
+
+* `sigmoid`: 1 / (1 + e^-x); its VJP g * (1 - y) * y reads only the output.
+* `gelu`: x Phi(x) (approximate='none', Phi the normal CDF, through erf) or its tanh approximation.
+* `elu`: scale * (x if x > 0 else alpha * (e^(x * input_scale) - 1)), which is elu, selu and celu;
+  torch's kernel computes e^t - 1 as expm1, which no composite of exp matches near 0.
+* `softmax`, `log_softmax` over one dim.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as tnf
+
+from ..primitive import primitive
+from .core import exp, sum, where
+
+__all__ = [
+    "elu",
+    "elu_backward",
+    "gelu",
+    "gelu_backward",
+    "log_softmax",
+    "log_softmax_backward",
+    "sigmoid",
+    "softmax",
+    "softmax_backward",
+]
+
+
+# --- sigmoid --------------------------------------------------------------------------------------
+@primitive(saves="ans")
+def sigmoid(x):
+    """1 / (1 + e^-x) (torch.sigmoid's kernel: no overflow for any x)."""
+    return torch.sigmoid(x)
+
+
+sigmoid.defvjp(lambda g, ans, x: g * (1.0 - ans) * ans)
+
+
+# --- gelu -----------------------------------------------------------------------------------------
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_TANH_CUBIC = 0.044715  # the tanh approximation's x^3 coefficient, as torch's kernel has it
+
+
+@primitive(saves="x")
+def gelu(x, *, approximate="none"):
+    """x Phi(x), Phi the standard normal CDF ('none', via erf), or 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715
+    x^3))) ('tanh'), as torch.nn.functional.gelu."""
+    return tnf.gelu(x, approximate=approximate)
+
+
+@primitive(saves={"g": "x", "x": "g x"})
+def gelu_backward(g, x, *, approximate="none"):
+    """g * gelu'(x): the VJP of gelu, torch's fused kernel; linear in g."""
+    return torch.ops.aten.gelu_backward(g, x, approximate=approximate)
+
+
+def _gelu_curvature(x: Any, approximate: str) -> Any:
+    """gelu''(x), in primitives: phi(x) (2 - x^2) for 'none' (phi the normal density), and for 'tanh',
+    with u = k (x + c x^3) and t = tanh u = 2 sigmoid(2u) - 1: (1 - t^2) (u' + x (u'' - 2 t u'^2) / 2)."""
+    square = x * x
+    if approximate == "none":
+        return exp(square * -0.5) * (1.0 / math.sqrt(2.0 * math.pi)) * (2.0 - square)
+    du = (square * (3.0 * _TANH_CUBIC) + 1.0) * _SQRT_2_OVER_PI
+    s = sigmoid((x + square * x * _TANH_CUBIC) * (2.0 * _SQRT_2_OVER_PI))  # tanh u = 2s - 1, 1 - tanh^2 u = 4s(1 - s)
+    t = s * 2.0 - 1.0
+    ddu = x * (6.0 * _TANH_CUBIC * _SQRT_2_OVER_PI)
+    return s * (1.0 - s) * 4.0 * (du + x * (ddu - t * du * du * 2.0) * 0.5)
+
+
+gelu.defvjp(lambda g, ans, x, *, approximate="none": gelu_backward(g, x, approximate=approximate))
+gelu_backward.defvjp(
+    lambda h, ans, g, x, *, approximate="none": gelu_backward(h, x, approximate=approximate),
+    lambda h, ans, g, x, *, approximate="none": h * g * _gelu_curvature(x, approximate),
+)
+
+
+# --- elu, selu, celu ------------------------------------------------------------------------------
+@primitive(saves="x")
+def elu(x, *, alpha=1.0, scale=1.0, input_scale=1.0):
+    """scale * x where x > 0, else scale * alpha * (e^(x * input_scale) - 1) (torch's elu kernel, with
+    expm1): elu is scale = input_scale = 1, selu torch's two constants, celu input_scale = 1 / alpha."""
+    return torch.ops.aten.elu(x, alpha, scale, input_scale)
+
+
+@primitive(saves={"g": "x", "x": "g x"})
+def elu_backward(g, x, *, alpha=1.0, scale=1.0, input_scale=1.0):
+    """g * elu'(x): the VJP of elu, torch's fused kernel (at 0 the slope of the negative side, as torch)."""
+    return torch.ops.aten.elu_backward(g, alpha, scale, input_scale, False, x)
+
+
+def _elu_curvature(x: Any, *, alpha: float = 1.0, scale: float = 1.0, input_scale: float = 1.0) -> Any:
+    """elu''(x) in primitives: 0 where x > 0, else scale alpha input_scale^2 e^(x input_scale) (the
+    exponent is taken of min(x, 0), so a large x never makes inf * 0)."""
+    positive = x > 0
+    curvature = exp(where(positive, 0.0, x) * input_scale) * (alpha * scale * input_scale * input_scale)
+    return where(positive, 0.0, curvature)
+
+
+elu.defvjp(lambda g, ans, x, **params: elu_backward(g, x, **params))
+elu_backward.defvjp(
+    lambda h, ans, g, x, **params: elu_backward(h, x, **params),
+    lambda h, ans, g, x, **params: h * g * _elu_curvature(x, **params),
+)
+
+
+# --- softmax, log_softmax -------------------------------------------------------------------------
+@primitive(saves="ans")
+def softmax(x, *, dim):
+    """e^x / sum(e^x) over `dim` (torch's kernel, shifted by the max: no overflow)."""
+    return torch.softmax(x, dim)
+
+
+@primitive(saves={"g": "y", "y": "g y"})
+def softmax_backward(g, y, *, dim):
+    """y * (g - sum(g * y)) over `dim`: the VJP of softmax with output y, torch's fused kernel; linear in g,
+    and self-adjoint in it (softmax's Jacobian is symmetric)."""
+    return torch.ops.aten._softmax_backward_data(g, y, dim, y.dtype)
+
+
+softmax.defvjp(lambda g, ans, x, *, dim: softmax_backward(g, ans, dim=dim))
+softmax_backward.defvjp(
+    lambda h, ans, g, y, *, dim: softmax_backward(h, y, dim=dim),
+    lambda h, ans, g, y, *, dim: h * (g - sum(g * y, dim=dim, keepdim=True)) - g * sum(h * y, dim=dim, keepdim=True),
+)
+
+
+@primitive(saves="ans")
+def log_softmax(x, *, dim):
+    """x - log(sum(e^x)) over `dim` (torch's kernel, shifted by the max: no overflow)."""
+    return torch.log_softmax(x, dim)
+
+
+@primitive(saves={"g": "y", "y": "g y"})
+def log_softmax_backward(g, y, *, dim):
+    """g - e^y * sum(g) over `dim`: the VJP of log_softmax with output y, torch's fused kernel; linear in g."""
+    return torch.ops.aten._log_softmax_backward_data(g, y, dim, y.dtype)
+
+
+log_softmax.defvjp(lambda g, ans, x, *, dim: log_softmax_backward(g, ans, dim=dim))
+log_softmax_backward.defvjp(
+    lambda h, ans, g, y, *, dim: h - sum(h * exp(y), dim=dim, keepdim=True),
+    lambda h, ans, g, y, *, dim: -(h * exp(y) * sum(g, dim=dim, keepdim=True)),
+)

@@ -8,6 +8,17 @@ import torch.nn.functional as tnf
 from ..primitive import primitive
 from .core import getitem, pad, sum
 
+__all__ = [
+    "conv2d",
+    "conv2d_weight",
+    "conv3d",
+    "conv3d_weight",
+    "conv_transpose2d",
+    "conv_transpose3d",
+    "fold",
+    "unfold",
+]
+
 
 @primitive()
 def unfold(x, *, kernel_size, dilation=1, padding=0, stride=1):
@@ -26,74 +37,122 @@ fold.defvjp(lambda g, ans, x, *, output_size, **kw: unfold(g, **kw))
 
 
 # --- native convolutions: torch's kernels, VJPs in the same three primitives --------------------------
-# conv2d, conv_transpose2d and conv2d_weight (the weight gradient of conv2d) are the three faces of one
-# bilinear form <conv2d(x, w), g>, so each one's VJPs are the other two and every order of derivative
-# stays inside the family.
+# conv, conv_transpose and conv_weight (the weight gradient of conv) are the three faces of one bilinear
+# form <conv(x, w), g>, so each one's VJPs are the other two and every order of derivative stays inside
+# the family; 2-d and 3-d are two such families, with the same VJPs (written for any number of dims).
 @primitive(saves={"x": "w", "w": "x"})
-def conv2d(x, w, b=None, *, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
-    """Cross-correlation of (N, C, H, W) with weight (O, C, kh, kw), plus a bias (O,) if given, on torch's
-    native kernel (which adds the bias as it writes the output)."""
-    return tnf.conv2d(x, w, b, stride, padding, dilation)
+def conv2d(x, w, b=None, *, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
+    """Cross-correlation of (N, C, H, W) with weight (O, C/groups, kh, kw), plus a bias (O,) if given, on
+    torch's native kernel (which adds the bias as it writes the output)."""
+    return tnf.conv2d(x, w, b, stride, padding, dilation, groups)
 
 
 @primitive(saves={"x": "w", "w": "x"})
-def conv_transpose2d(x, w, b=None, *, stride=(1, 1), padding=(0, 0), output_padding=(0, 0), dilation=(1, 1)):
-    """Transposed convolution of (N, C, H, W) with weight (C, O, kh, kw), plus a bias (O,) if given, on
-    torch's native kernel."""
-    return tnf.conv_transpose2d(x, w, b, stride, padding, output_padding, 1, dilation)
+def conv_transpose2d(x, w, b=None, *, stride=(1, 1), padding=(0, 0), output_padding=(0, 0), dilation=(1, 1), groups=1):
+    """Transposed convolution of (N, C, H, W) with weight (C, O/groups, kh, kw), plus a bias (O,) if given,
+    on torch's native kernel."""
+    return tnf.conv_transpose2d(x, w, b, stride, padding, output_padding, groups, dilation)
 
 
 @primitive(saves={"x": "g", "g": "x"})
-def conv2d_weight(x, g, *, weight_shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+def conv2d_weight(x, g, *, weight_shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
     """d<conv2d(x, w), g>/dw: the weight gradient of conv2d, as its own (bilinear) op."""
-    return torch.nn.grad.conv2d_weight(x, weight_shape, g, stride, padding, dilation)
+    return torch.nn.grad.conv2d_weight(x, weight_shape, g, stride, padding, dilation, groups)
 
 
-def _transpose_to(g, w, like, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
-    """conv_transpose2d of g that lands exactly on `like`'s spatial size (the adjoint of conv2d)."""
-    kh, kw = w.shape[-2:]
+@primitive(saves={"x": "w", "w": "x"})
+def conv3d(x, w, b=None, *, stride=(1, 1, 1), padding=(0, 0, 0), dilation=(1, 1, 1), groups=1):
+    """Cross-correlation of (N, C, D, H, W) with weight (O, C/groups, kd, kh, kw), plus a bias (O,) if
+    given, on torch's native kernel."""
+    return tnf.conv3d(x, w, b, stride, padding, dilation, groups)
+
+
+@primitive(saves={"x": "w", "w": "x"})
+def conv_transpose3d(
+    x, w, b=None, *, stride=(1, 1, 1), padding=(0, 0, 0), output_padding=(0, 0, 0), dilation=(1, 1, 1), groups=1
+):
+    """Transposed convolution of (N, C, D, H, W) with weight (C, O/groups, kd, kh, kw), plus a bias (O,) if
+    given, on torch's native kernel."""
+    return tnf.conv_transpose3d(x, w, b, stride, padding, output_padding, groups, dilation)
+
+
+@primitive(saves={"x": "g", "g": "x"})
+def conv3d_weight(x, g, *, weight_shape, stride=(1, 1, 1), padding=(0, 0, 0), dilation=(1, 1, 1), groups=1):
+    """d<conv3d(x, w), g>/dw: the weight gradient of conv3d, as its own (bilinear) op."""
+    return torch.nn.grad.conv3d_weight(x, weight_shape, g, stride, padding, dilation, groups)
+
+
+_FAMILIES = {2: (conv2d, conv_transpose2d, conv2d_weight), 3: (conv3d, conv_transpose3d, conv3d_weight)}
+"""Spatial dims -> (conv, conv_transpose, conv_weight)."""
+
+
+def _geometry(n, stride=None, padding=None, dilation=None, groups=1):
+    """A family's keyword arguments with their defaults filled in (a node keeps only those given)."""
+    return {
+        "stride": stride or (1,) * n,
+        "padding": padding or (0,) * n,
+        "dilation": dilation or (1,) * n,
+        "groups": groups,
+    }
+
+
+def _transpose_to(n, g, w, like, **kw):
+    """conv_transpose of g that lands exactly on `like`'s spatial size (the adjoint of conv)."""
+    kw = _geometry(n, **kw)
     extra = tuple(
-        int(n - ((m - 1) * s - 2 * p + d * (k - 1) + 1))
-        for n, m, s, p, d, k in zip(like.shape[-2:], g.shape[-2:], stride, padding, dilation, (kh, kw))
+        int(size - ((m - 1) * s - 2 * p + d * (k - 1) + 1))
+        for size, m, s, p, d, k in zip(
+            like.shape[2:], g.shape[2:], kw["stride"], kw["padding"], kw["dilation"], w.shape[2:]
+        )
     )
-    return conv_transpose2d(g, w, stride=stride, padding=padding, output_padding=extra, dilation=dilation)
+    return _FAMILIES[n][1](g, w, output_padding=extra, **kw)
 
 
-def _conv_to(g, w, like, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
-    """conv2d of g cropped to `like`'s spatial size (the adjoint of conv_transpose2d)."""
-    out = conv2d(g, w, stride=stride, padding=padding, dilation=dilation)
-    h, wd = like.shape[-2:]
-    return out if tuple(out.shape[-2:]) == (h, wd) else getitem(out, index=(..., slice(0, h), slice(0, wd)))
+def _conv_to(n, g, w, like, **kw):
+    """conv of g cropped to `like`'s spatial size (the adjoint of conv_transpose)."""
+    out = _FAMILIES[n][0](g, w, **kw)
+    size = tuple(like.shape[2:])
+    return out if tuple(out.shape[2:]) == size else getitem(out, index=(..., *(slice(0, m) for m in size)))
 
 
-def _transpose_weight_grad(g, x, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
-    """The weight VJP of conv_transpose2d: conv2d_weight with the roles of input and output swapped.
+def _transpose_weight_grad(n, g, x, w, **kw):
+    """The weight VJP of conv_transpose: conv_weight with the roles of input and output swapped.
 
     With output_padding >= stride (allowed below the dilation) g is taller than x's adjoint covers;
     x then gets zero rows/columns, which add nothing to the gradient.
     """
-    kh, kw = w.shape[-2:]
+    kw = _geometry(n, **kw)
     covered = [
-        (n + 2 * p - d * (k - 1) - 1) // s + 1
-        for n, s, p, d, k in zip(g.shape[-2:], stride, padding, dilation, (kh, kw))
+        (size + 2 * p - d * (k - 1) - 1) // s + 1
+        for size, s, p, d, k in zip(g.shape[2:], kw["stride"], kw["padding"], kw["dilation"], w.shape[2:])
     ]
-    extra = (covered[0] - x.shape[-2], covered[1] - x.shape[-1])
-    if extra != (0, 0):
-        x = pad(x, widths=(0, extra[1], 0, extra[0]))
-    return conv2d_weight(g, x, weight_shape=tuple(w.shape), stride=stride, padding=padding, dilation=dilation)
+    extra = [c - m for c, m in zip(covered, x.shape[2:])]
+    if any(extra):
+        x = pad(x, widths=tuple(width for e in reversed(extra) for width in (0, e)))
+    return _FAMILIES[n][2](g, x, weight_shape=tuple(w.shape), **kw)
 
 
-conv2d.defvjp(
-    lambda g, ans, x, w, b=None, **kw: _transpose_to(g, w, x, **kw),
-    lambda g, ans, x, w, b=None, **kw: conv2d_weight(x, g, weight_shape=tuple(w.shape), **kw),
-    lambda g, ans, x, w, b=None, **kw: sum(g, dim=(0, 2, 3)),
-)
-conv_transpose2d.defvjp(
-    lambda g, ans, x, w, b=None, *, output_padding, **kw: _conv_to(g, w, x, **kw),
-    lambda g, ans, x, w, b=None, *, output_padding, **kw: _transpose_weight_grad(g, x, w, **kw),
-    lambda g, ans, x, w, b=None, **kw: sum(g, dim=(0, 2, 3)),
-)
-conv2d_weight.defvjp(
-    lambda h, ans, x, g, *, weight_shape, **kw: _transpose_to(g, h, x, **kw),
-    lambda h, ans, x, g, *, weight_shape, **kw: conv2d(x, h, **kw),
-)
+def _bias_grad(g, ans, x, w, b=None, **kw):
+    return sum(g, dim=(0, *range(2, g.ndim)))
+
+
+def _define_vjps(n: int) -> None:
+    conv, transpose, weight = _FAMILIES[n]
+    conv.defvjp(
+        lambda g, ans, x, w, b=None, **kw: _transpose_to(n, g, w, x, **kw),
+        lambda g, ans, x, w, b=None, **kw: weight(x, g, weight_shape=tuple(w.shape), **kw),
+        _bias_grad,
+    )
+    transpose.defvjp(
+        lambda g, ans, x, w, b=None, *, output_padding=None, **kw: _conv_to(n, g, w, x, **kw),
+        lambda g, ans, x, w, b=None, *, output_padding=None, **kw: _transpose_weight_grad(n, g, x, w, **kw),
+        _bias_grad,
+    )
+    weight.defvjp(
+        lambda h, ans, x, g, *, weight_shape, **kw: _transpose_to(n, g, h, x, **kw),
+        lambda h, ans, x, g, *, weight_shape, **kw: conv(x, h, **kw),
+    )
+
+
+_define_vjps(2)
+_define_vjps(3)

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
+
 import autograd_engine as ag
 from autograd_engine import Variable
+from autograd_engine.dispatch import implements
 
 from .conv import _check_placement
 
+__all__ = ["linear"]
 
+
+@implements(torch.nn.functional.linear)
 def linear(x: Any, weight: Any, bias: Any = None) -> Variable:
     """x @ weight.T + bias; weight (out, in) as in torch."""
     if x.ndim == 0 or x.shape[-1] != weight.shape[1]:

@@ -1,0 +1,352 @@
+"""Losses against torch: values, first and second derivatives (float64) with every reduction, class
+weights, ignore_index, label smoothing, K-dim inputs and probability targets; the deprecated
+size_average/reduce; torch's warnings and errors. Class-index targets are int64 inputs (constants)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import autograd_engine as ag
+import nn  # noqa: F401  (registers torch.nn.functional's rules)
+
+from .oracles import compare_with_torch
+
+torch.manual_seed(0)
+
+
+def r(*shape: int) -> torch.Tensor:
+    return torch.randn(*shape, dtype=torch.float64)
+
+
+def pos(*shape: int) -> torch.Tensor:
+    return torch.rand(*shape, dtype=torch.float64) + 0.5
+
+
+def prob(*shape: int) -> torch.Tensor:
+    """Values in (0.1, 0.9)."""
+    return torch.rand(*shape, dtype=torch.float64) * 0.8 + 0.1
+
+
+def dist(*shape: int) -> torch.Tensor:
+    """Rows of class probabilities along dim 1 (dim 0 for a vector)."""
+    return torch.softmax(r(*shape), 1 if len(shape) > 1 else 0)
+
+
+def labels(classes: int, *shape: int) -> torch.Tensor:
+    return torch.randint(0, classes, shape)
+
+
+def signs(*shape: int) -> torch.Tensor:
+    return torch.randint(0, 2, shape).double() * 2 - 1
+
+
+def on(t: torch.Tensor, like: Any) -> torch.Tensor:
+    """A constant on the device of `like`."""
+    return t.to(like.device)
+
+
+def case(name: str, fn: Callable[..., Any], *inputs: torch.Tensor) -> tuple[Any, ...]:
+    """The same torch-style code runs on tensors and on Variables."""
+    return (name, fn, fn, list(inputs))
+
+
+W5, W3, W43, S43 = pos(5), pos(3), pos(4, 3), signs(4, 3)  # constants: torch differentiates none of them
+IGNORED = torch.tensor([1, -100, 3, 0, -100, 4])  # class indices with two ignored
+IGNORED_2 = torch.tensor([1, 2, 3, 0, 2, 4])  # the same, ignore_index=2
+
+CASES = [
+    case("cross_entropy", lambda x, t: F.cross_entropy(x, t), r(6, 5), labels(5, 6)),
+    case("cross_entropy-sum", lambda x, t: F.cross_entropy(x, t, reduction="sum"), r(6, 5), labels(5, 6)),
+    case("cross_entropy-none", lambda x, t: F.cross_entropy(x, t, reduction="none"), r(6, 5), labels(5, 6)),
+    case("cross_entropy-weight", lambda x, t: F.cross_entropy(x, t, on(W5, x)), r(6, 5), labels(5, 6)),
+    case("cross_entropy-ignore", lambda x, t: F.cross_entropy(x, t, on(W5, x)), r(6, 5), IGNORED),
+    case("cross_entropy-ignore-index", lambda x, t: F.cross_entropy(x, t, ignore_index=2), r(6, 5), IGNORED_2),
+    case(
+        "cross_entropy-ignore-none",
+        lambda x, t: F.cross_entropy(x, t, reduction="none", ignore_index=2),
+        r(6, 5),
+        IGNORED_2,
+    ),
+    case("cross_entropy-smoothing", lambda x, t: F.cross_entropy(x, t, label_smoothing=0.2), r(6, 5), labels(5, 6)),
+    case(
+        "cross_entropy-smoothing-weight-ignore",
+        lambda x, t: F.cross_entropy(x, t, on(W5, x), label_smoothing=0.3),
+        r(6, 5),
+        IGNORED,
+    ),
+    case(
+        "cross_entropy-smoothing-sum",
+        lambda x, t: F.cross_entropy(x, t, on(W5, x), reduction="sum", label_smoothing=0.1),
+        r(6, 5),
+        IGNORED,
+    ),
+    case(
+        "cross_entropy-smoothing-none",
+        lambda x, t: F.cross_entropy(x, t, reduction="none", label_smoothing=0.1),
+        r(6, 5),
+        IGNORED,
+    ),
+    case("cross_entropy-kdim", lambda x, t: F.cross_entropy(x, t), r(2, 5, 3, 2), labels(5, 2, 3, 2)),
+    case(
+        "cross_entropy-kdim-weight-none",
+        lambda x, t: F.cross_entropy(x, t, on(W5, x), reduction="none"),
+        r(2, 5, 3),
+        labels(5, 2, 3),
+    ),
+    case("cross_entropy-5d", lambda x, t: F.cross_entropy(x, t), r(2, 5, 2, 1, 2), labels(5, 2, 2, 1, 2)),
+    case("cross_entropy-vector", lambda x, t: F.cross_entropy(x, t), r(5), torch.tensor(3)),
+    case("cross_entropy-probabilities", lambda x, t: F.cross_entropy(x, t), r(4, 5), dist(4, 5)),
+    case(
+        "cross_entropy-probabilities-weight-smoothing",
+        lambda x, t: F.cross_entropy(x, t, on(W5, x), label_smoothing=0.2),
+        r(4, 5),
+        dist(4, 5),
+    ),
+    case(
+        "cross_entropy-probabilities-kdim-none",
+        lambda x, t: F.cross_entropy(x, t, reduction="none"),
+        r(2, 5, 3),
+        dist(2, 5, 3),
+    ),
+    case("cross_entropy-probabilities-sum", lambda x, t: F.cross_entropy(x, t, reduction="sum"), r(5), dist(5)),
+    case("cross_entropy-legacy", lambda x, t: F.cross_entropy(x, t, size_average=False), r(6, 5), labels(5, 6)),
+    case("cross_entropy-positional", lambda x, t: F.cross_entropy(x, t, None, None, 2), r(6, 5), IGNORED_2),
+    case("nll_loss", lambda x, t: F.nll_loss(x, t), r(6, 5), labels(5, 6)),
+    case("nll_loss-weight-ignore", lambda x, t: F.nll_loss(x, t, on(W5, x)), r(6, 5), IGNORED),
+    case("nll_loss-none", lambda x, t: F.nll_loss(x, t, reduction="none"), r(6, 5), IGNORED),
+    case("nll_loss-kdim", lambda x, t: F.nll_loss(x, t, on(W5, x), reduction="sum"), r(2, 5, 3, 2), labels(5, 2, 3, 2)),
+    case("nll_loss-vector", lambda x, t: F.nll_loss(x, t), r(5), torch.tensor(2)),
+    case("nll_loss-legacy-reduce", lambda x, t: F.nll_loss(x, t, reduce=False), r(6, 5), labels(5, 6)),
+    case("binary_cross_entropy", lambda p, t: F.binary_cross_entropy(p, t), prob(4, 3), prob(4, 3)),
+    case("binary_cross_entropy-weight", lambda p, t: F.binary_cross_entropy(p, t, on(W3, p)), prob(4, 3), prob(4, 3)),
+    case("binary_cross_entropy-none", lambda p, t: F.binary_cross_entropy(p, t, reduction="none"), prob(5), prob(5)),
+    case("binary_cross_entropy_with_logits", F.binary_cross_entropy_with_logits, r(4, 3) * 3, prob(4, 3)),
+    case(
+        "binary_cross_entropy_with_logits-weights",
+        lambda x, t: F.binary_cross_entropy_with_logits(x, t, on(W43, x), pos_weight=on(W3, x), reduction="sum"),
+        r(4, 3) * 3,
+        prob(4, 3),
+    ),
+    case("l1_loss", F.l1_loss, r(4, 3), r(4, 3)),
+    case("l1_loss-none", lambda a, b: F.l1_loss(a, b, reduction="none"), r(4, 3), r(4, 3)),
+    case("mse_loss", F.mse_loss, r(4, 3), r(4, 3)),
+    case("mse_loss-sum", lambda a, b: F.mse_loss(a, b, reduction="sum"), r(4, 3), r(4, 3)),
+    case("mse_loss-weight", lambda a, b, w: F.mse_loss(a, b, weight=w), r(4, 3), r(4, 3), pos(4, 3)),
+    case("mse_loss-legacy", lambda a, b: F.mse_loss(a, b, size_average=False), r(4, 3), r(4, 3)),
+    case("smooth_l1_loss", F.smooth_l1_loss, r(4, 5), r(4, 5)),
+    case("smooth_l1_loss-beta", lambda a, b: F.smooth_l1_loss(a, b, beta=0.5, reduction="none"), r(4, 5), r(4, 5)),
+    case("smooth_l1_loss-zero-beta", lambda a, b: F.smooth_l1_loss(a, b, beta=0.0), r(4, 5), r(4, 5)),
+    case("huber_loss", F.huber_loss, r(4, 5) * 2, r(4, 5)),
+    case("huber_loss-delta", lambda a, b: F.huber_loss(a, b, reduction="sum", delta=0.5), r(4, 5), r(4, 5)),
+    case("huber_loss-weight", lambda a, b, w: F.huber_loss(a, b, delta=0.7, weight=w), r(4, 5), r(4, 5), pos(4, 5)),
+    case("kl_div-batchmean", lambda x, t: F.kl_div(x, t, reduction="batchmean"), dist(4, 5).log(), dist(4, 5)),
+    case("kl_div-sum", lambda x, t: F.kl_div(x, t, reduction="sum"), dist(4, 5).log(), dist(4, 5)),
+    case("kl_div-none", lambda x, t: F.kl_div(x, t, reduction="none"), dist(4, 5).log(), dist(4, 5)),
+    case(
+        "kl_div-log-target",
+        lambda x, t: F.kl_div(x, t, reduction="batchmean", log_target=True),
+        dist(4, 5).log(),
+        dist(4, 5).log(),
+    ),
+    case("soft_margin_loss", lambda x: F.soft_margin_loss(x, on(S43, x)), r(4, 3)),
+    case("margin_ranking_loss", lambda a, b, t: F.margin_ranking_loss(a, b, t, 0.3), r(6), r(6), signs(6)),
+    case("hinge_embedding_loss", lambda x, t: F.hinge_embedding_loss(x, t, 0.8), r(4, 3), signs(4, 3)),
+    case("cosine_embedding_loss", lambda a, b, t: F.cosine_embedding_loss(a, b, t, 0.2), r(5, 4), r(5, 4), signs(5)),
+    case("cosine_embedding_loss-vector", lambda a, b, t: F.cosine_embedding_loss(a, b, t), r(4), r(4), signs(1)[0]),
+    case("poisson_nll_loss", F.poisson_nll_loss, r(4, 3), pos(4, 3) * 3),
+    case(
+        "poisson_nll_loss-full",
+        lambda x, t: F.poisson_nll_loss(x, t, log_input=False, full=True, reduction="sum"),
+        pos(4, 3),
+        pos(4, 3) * 2,
+    ),
+    case("gaussian_nll_loss", F.gaussian_nll_loss, r(4, 3), r(4, 3), pos(4, 3)),
+    case(
+        "gaussian_nll_loss-homoscedastic",
+        lambda x, t, v: F.gaussian_nll_loss(x, t, v, full=True, reduction="none"),
+        r(4, 3),
+        r(4, 3),
+        pos(4),
+    ),
+    case("gaussian_nll_loss-one-dim", lambda x, t, v: F.gaussian_nll_loss(x, t, v), r(4, 3), r(4, 3), pos(4, 1)),
+    case("triplet_margin_loss", F.triplet_margin_loss, r(5, 4), r(5, 4), r(5, 4)),
+    case("triplet_margin_with_distance_loss", F.triplet_margin_with_distance_loss, r(5, 4), r(5, 4), r(5, 4)),
+    case(
+        "triplet_margin_with_distance_loss-cosine-swap",
+        lambda a, p, n: F.triplet_margin_with_distance_loss(
+            a, p, n, distance_function=lambda x, y: 1 - F.cosine_similarity(x, y), margin=0.5, swap=True
+        ),
+        r(5, 4),
+        r(5, 4),
+        r(5, 4),
+    ),
+    case("multilabel_soft_margin_loss", F.multilabel_soft_margin_loss, r(4, 3), prob(4, 3)),
+    case(
+        "multilabel_soft_margin_loss-weight-none",
+        lambda x, t: F.multilabel_soft_margin_loss(x, t, on(W3, x), reduction="none"),
+        r(4, 3),
+        prob(4, 3),
+    ),
+    case("multi_margin_loss", lambda x, t: F.multi_margin_loss(x, t, margin=2.0), r(4, 5), labels(5, 4)),
+    case(
+        "multi_margin_loss-p2-weight-sum",
+        lambda x, t: F.multi_margin_loss(x, t, 2, 1.5, on(W5, x), reduction="sum"),
+        r(4, 5),
+        labels(5, 4),
+    ),
+    case("multi_margin_loss-vector", lambda x, t: F.multi_margin_loss(x, t, reduction="none"), r(5) * 0.3, labels(5)),
+    case(
+        "multilabel_margin_loss",
+        lambda x, t: F.multilabel_margin_loss(x, t, reduction="none"),
+        r(3, 4) * 0.5,
+        torch.tensor([[0, 1, -1, 2], [3, -1, 0, 0], [-1, 1, 2, 3]]),
+    ),
+    case("multilabel_margin_loss-vector", F.multilabel_margin_loss, r(4) * 0.5, torch.tensor([2, 2, 0, -1])),
+    case(
+        "triplet_margin_loss-swap-p1",
+        lambda a, p, n: F.triplet_margin_loss(a, p, n, margin=2.0, p=1, swap=True, reduction="none"),
+        r(5, 4),
+        r(5, 4),
+        r(5, 4),
+    ),
+]
+
+
+# torch's second derivative of binary_cross_entropy adds 1e-12 to the input (and to 1 - input): off by ~1e-10
+FIRST_ORDER_ONLY = {"multi_margin_loss", "multilabel_margin_loss"}  # torch has no second derivative for these
+RELATIVE_TOLERANCE = {name: 1e-8 for name, *_ in CASES if name.split("-")[0] == "binary_cross_entropy"}
+
+
+@pytest.mark.parametrize("name,engine_fn,torch_fn,inputs", CASES, ids=[c[0] for c in CASES])
+def test_matches_torch_autograd(name, engine_fn, torch_fn, inputs, device):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the deprecated size_average/reduce: tested below
+        rtol = RELATIVE_TOLERANCE.get(name, 1e-10)
+        second_order = name.split("-")[0] not in FIRST_ORDER_ONLY
+        inputs = [x.to(device) for x in inputs]
+        compare_with_torch(engine_fn, torch_fn, inputs, second_order=second_order, rtol=rtol, atol=rtol / 100)
+
+
+def test_all_targets_ignored_gives_nan_mean_and_zero_sum():
+    x, t = r(3, 4), torch.full((3,), -100)
+    for reduction in ("mean", "sum"):
+        ours = F.cross_entropy(ag.Variable(x, requires_grad=True), t, reduction=reduction)
+        torch.testing.assert_close(ours.data, F.cross_entropy(x, t, reduction=reduction), equal_nan=True)
+
+
+def test_binary_cross_entropy_clamps_the_log_at_minus_100():
+    p = torch.tensor([0.0, 1.0, 0.5, 1e-50], dtype=torch.float64)
+    t = torch.tensor([1.0, 0.0, 1.0, 1.0], dtype=torch.float64)
+    v = ag.Variable(p.clone(), requires_grad=True)
+    loss = F.binary_cross_entropy(v, t, reduction="none")
+    torch.testing.assert_close(loss.data, F.binary_cross_entropy(p, t, reduction="none"))
+    loss.sum().backward()
+    assert torch.isfinite(v.grad.data).all()
+
+
+def test_binary_cross_entropy_with_logits_is_stable_for_large_logits():
+    x = torch.tensor([-800.0, -30.0, 0.0, 30.0, 800.0], dtype=torch.float64)
+    t = torch.tensor([1.0, 0.0, 0.5, 1.0, 0.0], dtype=torch.float64)
+    compare_with_torch(F.binary_cross_entropy_with_logits, F.binary_cross_entropy_with_logits, [x, t])
+
+
+def test_deprecated_arguments_warn_as_torch():
+    x, y = r(3), r(3)
+    with pytest.warns(UserWarning, match="size_average and reduce args will be deprecated"):
+        ours = F.mse_loss(ag.Variable(x), y, reduce=False)
+    assert ours.shape == (3,)
+
+
+def test_broadcasting_targets_warn_as_torch():
+    x, y = r(3, 4), r(4)
+    with pytest.warns(UserWarning, match="Using a target size"):
+        ours = F.mse_loss(ag.Variable(x), y)
+    with pytest.warns(UserWarning, match="Using a target size"):
+        theirs = F.mse_loss(x, y)
+    torch.testing.assert_close(ours.data, theirs)
+
+
+def test_kl_div_mean_warns_as_torch():
+    with pytest.warns(UserWarning, match="'batchmean' divides only by the batch size"):
+        F.kl_div(ag.Variable(r(2, 3)), dist(2, 3))
+
+
+def test_a_reduction_in_size_average_place_is_the_reduction():
+    """This library's earlier mse_loss(input, target, reduction) still means what it says."""
+    x, y = r(3), r(3)
+    torch.testing.assert_close(F.mse_loss(ag.Variable(x), y, "sum").data, F.mse_loss(x, y, reduction="sum"))
+
+
+X = r(4, 5)
+ERRORS = [
+    ("cross_entropy-batch", lambda x: F.cross_entropy(x, labels(5, 3)), ValueError, r"batch_size \(4\) to match"),
+    ("cross_entropy-multi-target", lambda x: F.cross_entropy(x, labels(5, 4, 2)), RuntimeError, "multi-target"),
+    ("cross_entropy-out-of-bounds", lambda x: F.cross_entropy(x, torch.tensor([1, 2, 3, 7])), IndexError, "Target 7"),
+    ("cross_entropy-negative", lambda x: F.cross_entropy(x, torch.tensor([1, -1, 3, 0])), IndexError, "Target -1"),
+    (
+        "cross_entropy-dtype",
+        lambda x: F.cross_entropy(x, torch.tensor([1, 2, 3, 0]).int()),
+        RuntimeError,
+        "but got Int",
+    ),
+    ("cross_entropy-float-target", lambda x: F.cross_entropy(x, prob(4)), RuntimeError, "Long or Byte, but got Double"),
+    ("cross_entropy-int-probabilities", lambda x: F.cross_entropy(x, labels(2, 4, 5)), RuntimeError, "got Long"),
+    (
+        "cross_entropy-ignore-probabilities",
+        lambda x: F.cross_entropy(x, dist(4, 5), ignore_index=0),
+        RuntimeError,
+        "not supported",
+    ),
+    ("cross_entropy-weight", lambda x: F.cross_entropy(x, labels(5, 4), pos(3)), RuntimeError, "for all 5 classes"),
+    ("cross_entropy-smoothing", lambda x: F.cross_entropy(x, labels(5, 4), label_smoothing=1.5), RuntimeError, "1.5"),
+    ("cross_entropy-reduction", lambda x: F.cross_entropy(x, labels(5, 4), reduction="avg"), ValueError, "avg is not"),
+    ("nll_loss-kdim", lambda x: F.nll_loss(x.reshape(2, 5, 2), labels(5, 2, 3)), RuntimeError, "Expected target size"),
+    ("nll_loss-4d", lambda x: F.nll_loss(x.reshape(1, 5, 2, 2), labels(5, 1, 2, 3)), RuntimeError, "size mismatch"),
+    ("nll_loss-scalar", lambda x: F.nll_loss(x[0, 0], torch.tensor(0)), ValueError, r"1 or more dimensions \(got 0\)"),
+    ("binary_cross_entropy-range", lambda x: F.binary_cross_entropy(x, prob(4, 5)), RuntimeError, "between 0 and 1"),
+    ("binary_cross_entropy-shape", lambda x: F.binary_cross_entropy(x.sigmoid(), prob(5)), ValueError, "target size"),
+    (
+        "binary_cross_entropy_with_logits-shape",
+        lambda x: F.binary_cross_entropy_with_logits(x, prob(5)),
+        ValueError,
+        "must be the",
+    ),
+    ("mse_loss-shape", lambda x: F.mse_loss(x, r(3)), RuntimeError, "must match the size"),
+    ("mse_loss-weight", lambda x: F.mse_loss(x, r(4, 5), weight=pos(5)), ValueError, "Weights and input"),
+    ("smooth_l1_loss-beta", lambda x: F.smooth_l1_loss(x, r(4, 5), beta=-1.0), RuntimeError, "negative values"),
+    ("kl_div-reduction", lambda x: F.kl_div(x, r(4, 5), reduction="bogus"), ValueError, "bogus is not a valid"),
+    ("gaussian_nll_loss-var", lambda x: F.gaussian_nll_loss(x, r(4, 5), -pos(4, 5)), ValueError, "negative entry"),
+    ("gaussian_nll_loss-size", lambda x: F.gaussian_nll_loss(x, r(4, 5), pos(3)), ValueError, "incorrect size"),
+    ("triplet_margin_loss-margin", lambda x: F.triplet_margin_loss(x, x, x, margin=0.0), ValueError, "margin must be"),
+    ("multi_margin_loss-p", lambda x: F.multi_margin_loss(x, labels(5, 4), p=3), ValueError, "only p == 1 and p == 2"),
+    ("multi_margin_loss-range", lambda x: F.multi_margin_loss(x, torch.tensor([0, 1, 5, 2])), RuntimeError, "range"),
+    ("multi_margin_loss-3d", lambda x: F.multi_margin_loss(x[None], labels(5, 4)), RuntimeError, "vector or matrix"),
+    (
+        "multilabel_margin_loss-size",
+        lambda x: F.multilabel_margin_loss(x, labels(5, 4, 3)),
+        RuntimeError,
+        "inconsistent",
+    ),
+    (
+        "multilabel_soft_margin_loss-reduction",
+        lambda x: F.multilabel_soft_margin_loss(x, x, reduction="x"),
+        ValueError,
+        "x is not valid",
+    ),
+]
+
+
+@pytest.mark.parametrize("name,fn,error,message", ERRORS, ids=[e[0] for e in ERRORS])
+def test_errors_match_torch(name, fn, error, message):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(error, match=message):
+            fn(X)
+        with pytest.raises(error, match=message):
+            fn(ag.Variable(X, requires_grad=True))

@@ -1,0 +1,284 @@
+"""Normalization against torch: values, first and second derivatives (float64), running statistics
+updated in place as torch updates them, torch's errors; the fused `standardize` against its composite.
+
+Timings of layer_norm with weight and bias over the last dim of a (64, 128, 256) float32 input, forward +
+backward, CPU time of one thread, median of 10 (`python -m tests.test_ops_normalization`, on a shared
+2-core machine, so +-40%): fused 8-13 ms, composite 25-30 ms, torch 2-4 ms. Without weight and bias the
+fused one takes 4-9 ms against torch's 3: the rest is the affine multiply and add, and their backward.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import autograd_engine as ag
+import nn  # noqa: F401  (registers torch.nn.functional's rules)
+from autograd_engine import ops
+
+from .oracles import compare_with_torch
+
+torch.manual_seed(0)
+
+
+def r(*shape: int) -> torch.Tensor:
+    return torch.randn(*shape, dtype=torch.float64)
+
+
+def pos(*shape: int) -> torch.Tensor:
+    return torch.rand(*shape, dtype=torch.float64) + 0.5
+
+
+def case(name: str, fn: Callable[..., Any], *inputs: torch.Tensor) -> tuple[Any, ...]:
+    """The same torch-style code runs on tensors and on Variables."""
+    return (name, fn, fn, list(inputs))
+
+
+def reference_standardize(x: torch.Tensor, dims: tuple[int, ...], eps: float = 1e-5) -> torch.Tensor:
+    var, mean = torch.var_mean(x, dims, correction=0, keepdim=True)
+    return (x - mean) / torch.sqrt(var + eps)
+
+
+def reference_standardize_backward(g: torch.Tensor, x: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
+    y = reference_standardize(x, dims)
+    r_ = 1 / torch.sqrt(x.var(dims, correction=0, keepdim=True) + 1e-5)
+    return r_ * (g - g.mean(dims, keepdim=True) - y * (g * y).mean(dims, keepdim=True))
+
+
+def standardize(dims: tuple[int, ...]) -> Callable[..., Any]:
+    return lambda x: ops.standardize(x, dims=dims, eps=1e-5)
+
+
+def standardize_backward(dims: tuple[int, ...]) -> Callable[..., Any]:
+    return lambda g, x: ops.standardize_backward(g, x, dims=dims, eps=1e-5)
+
+
+def on(t: torch.Tensor, like: Any) -> torch.Tensor:
+    """A constant on the device of `like`."""
+    return t.to(like.device)
+
+
+RM, RV = r(4), pos(4)
+
+# Each id starts with the primitive it covers, or the torch function.
+CASES = [
+    ("standardize-trailing", standardize((1, 2)), lambda x: reference_standardize(x, (1, 2)), [r(2, 3, 4)]),
+    ("standardize-channels", standardize((0, 2)), lambda x: reference_standardize(x, (0, 2)), [r(3, 4, 5)]),
+    ("standardize-other", standardize((0,)), lambda x: reference_standardize(x, (0,)), [r(3, 4, 2)]),
+    (
+        "standardize_backward-trailing",
+        standardize_backward((2,)),
+        lambda g, x: reference_standardize_backward(g, x, (2,)),
+        [r(2, 3, 4), r(2, 3, 4)],
+    ),
+    (
+        "standardize_backward-channels",
+        standardize_backward((0, 2)),
+        lambda g, x: reference_standardize_backward(g, x, (0, 2)),
+        [r(3, 4, 5), r(3, 4, 5)],
+    ),
+    (
+        "standardize_backward-other",
+        standardize_backward((1,)),
+        lambda g, x: reference_standardize_backward(g, x, (1,)),
+        [r(3, 4, 2), r(3, 4, 2)],
+    ),
+    (
+        "inverse_std",
+        lambda x: ops.inverse_std(x, dims=(1,), eps=1e-5),
+        lambda x: 1 / torch.sqrt(x.var(1, correction=0, keepdim=True) + 1e-5),
+        [r(3, 5)],
+    ),
+    (
+        "inverse_std-channels",
+        lambda x: ops.inverse_std(x, dims=(0, 2), eps=1e-5),
+        lambda x: 1 / torch.sqrt(x.var((0, 2), correction=0, keepdim=True) + 1e-5),
+        [r(3, 4, 5)],
+    ),
+    case("layer_norm", lambda x, w, b: F.layer_norm(x, (4,), w, b), r(3, 4), r(4), r(4)),
+    case("layer_norm-2d-shape", lambda x, w, b: F.layer_norm(x, (3, 4), w, b, eps=1e-3), r(2, 3, 4), r(3, 4), r(3, 4)),
+    case("layer_norm-no-affine", lambda x: F.layer_norm(x, [5]), r(2, 3, 5)),
+    case("layer_norm-torch", lambda x, w: torch.layer_norm(x, (4,), w), r(3, 4), r(4)),
+    case("batch_norm-train", lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True), r(3, 4, 5), r(4), r(4)),
+    case("batch_norm-train-2d", lambda x: F.batch_norm(x, None, None, training=True), r(6, 4)),
+    case("batch_norm-train-4d", lambda x, w: F.batch_norm(x, None, None, w, None, True), r(2, 4, 3, 2), r(4)),
+    case("batch_norm-eval", lambda x, w, b: F.batch_norm(x, on(RM, x), on(RV, x), w, b), r(3, 4, 5), r(4), r(4)),
+    case(
+        "batch_norm-torch",
+        lambda x, w, b: torch.batch_norm(x, w, b, None, None, True, 0.1, 1e-5, False),
+        r(3, 4, 5),
+        r(4),
+        r(4),
+    ),
+    case("group_norm", lambda x, w, b: F.group_norm(x, 2, w, b), r(3, 4, 5), r(4), r(4)),
+    case("group_norm-4d", lambda x: F.group_norm(x, 3, eps=1e-3), r(2, 6, 2, 3)),
+    case("group_norm-2d", lambda x: F.group_norm(x, 1), r(3, 4)),
+    case("group_norm-torch", lambda x, w: torch.group_norm(x, 2, w), r(3, 4, 5), r(4)),
+    case("instance_norm", lambda x, w, b: F.instance_norm(x, weight=w, bias=b), r(3, 4, 5), r(4), r(4)),
+    case("instance_norm-4d", lambda x: F.instance_norm(x), r(2, 3, 2, 3)),
+    case(
+        "instance_norm-running-stats",
+        lambda x: F.instance_norm(x, on(RM, x), on(RV, x), use_input_stats=False),
+        r(2, 4, 3),
+    ),
+    case(
+        "instance_norm-torch",
+        lambda x, w: torch.instance_norm(x, w, None, None, None, True, 0.1, 1e-5, False),
+        r(2, 4, 3),
+        r(4),
+    ),
+    case("rms_norm", lambda x, w: F.rms_norm(x, (4,), w), r(3, 4), r(4)),
+    case("rms_norm-eps", lambda x: F.rms_norm(x, (2, 4), eps=1e-3), r(3, 2, 4)),
+    case("rms_norm-torch", lambda x: torch.rms_norm(x, [4]), r(3, 4)),
+    case("local_response_norm", lambda x: F.local_response_norm(x, 3), r(2, 5, 3)),
+    case("local_response_norm-even-4d", lambda x: F.local_response_norm(x, 2, 0.1, 0.5, 2.0), r(2, 5, 2, 3)),
+]
+
+
+@pytest.mark.parametrize("name,engine_fn,torch_fn,inputs", CASES, ids=[c[0] for c in CASES])
+def test_matches_torch_autograd(name, engine_fn, torch_fn, inputs, device):
+    compare_with_torch(engine_fn, torch_fn, [x.to(device) for x in inputs])
+
+
+def _composite_standardize(x: Any, dims: tuple[int, ...], eps: float) -> Any:
+    """The composite that `standardize` fuses."""
+    mean = ag.mean(x, dims, keepdim=True)
+    centered = x - mean
+    return centered * (ag.mean(centered * centered, dims, keepdim=True) + eps) ** -0.5
+
+
+@pytest.mark.parametrize("dims", [(2,), (1, 2), (0, 2), (1,)])
+def test_fused_standardize_equals_its_composite(dims):
+    """Values, gradients and gradients of gradients of the fused primitive equal the composite's."""
+    x0, v, w = r(3, 4, 5), r(3, 4, 5), r(3, 4, 5)
+    results = []
+    for fn in (lambda x: ops.standardize(x, dims=dims, eps=1e-5), lambda x: _composite_standardize(x, dims, 1e-5)):
+        x = ag.Variable(x0.clone(), requires_grad=True)
+        y = fn(x)
+        (g,) = ag.gradients(y, [x], v, create_graph=True)
+        (h,) = ag.gradients((g * w).sum(), [x])
+        results.append((y.data, g.data, h.data))
+    for fused, composite in zip(*results):
+        torch.testing.assert_close(fused, composite, rtol=1e-10, atol=1e-12)
+
+
+def test_third_order_of_standardize():
+    """The VJPs of standardize_backward are themselves differentiable: third derivatives against torch.autograd
+    through the composite (torch's own layer_norm is off at third order, by up to 9 here)."""
+    x0, v, w = r(2, 5), r(2, 5), r(2, 5)
+    xt = x0.clone().requires_grad_()
+    (gt,) = torch.autograd.grad(reference_standardize(xt, (1,)), xt, v, create_graph=True)
+    (ht,) = torch.autograd.grad((gt * w).sum(), xt, create_graph=True)
+    (kt,) = torch.autograd.grad((ht * ht).sum(), xt)
+    x = ag.Variable(x0.clone(), requires_grad=True)
+    (g,) = ag.gradients(F.layer_norm(x, (5,)), [x], v, create_graph=True)
+    (h,) = ag.gradients((g * w).sum(), [x], create_graph=True)
+    (k,) = ag.gradients((h * h).sum(), [x])
+    torch.testing.assert_close(k.data, kt, rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize("fn", ["batch_norm", "instance_norm"])
+@pytest.mark.parametrize("shape", [(4, 3, 5), (6, 3), (2, 3, 2, 2)])
+def test_running_statistics_update_in_place_as_torch(fn, shape):
+    """Training updates the running statistics (unbiased variance, momentum) on the plain tensors, as
+    torch does, and records nothing for them."""
+    if fn == "instance_norm" and len(shape) < 3:
+        pytest.skip("instance_norm needs spatial dims")
+    x0 = r(*shape)
+    mean0, var0 = r(3), pos(3)
+    stats_t = [mean0.clone(), var0.clone()]
+    stats_e = [mean0.clone(), var0.clone()]
+    kwargs: dict[str, Any] = {"momentum": 0.3}
+    if fn == "batch_norm":
+        kwargs["training"] = True
+    out_t = getattr(F, fn)(x0, *stats_t, **kwargs)
+    x = ag.Variable(x0.clone(), requires_grad=True)
+    out_e = getattr(F, fn)(x, *stats_e, **kwargs)
+    torch.testing.assert_close(out_e.data, out_t)
+    for ours, theirs in zip(stats_e, stats_t):
+        torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-14)
+        assert not isinstance(ours, ag.Variable) and not ours.requires_grad
+    out_e.sum().backward()
+    assert x.grad is not None
+
+
+def test_eval_mode_uses_the_running_statistics_unchanged():
+    x0, mean0, var0 = r(4, 3), r(3), pos(3)
+    mean, var = mean0.clone(), var0.clone()
+    out = F.batch_norm(ag.Variable(x0), mean, var, training=False)
+    torch.testing.assert_close(out.data, F.batch_norm(x0, mean0, var0))
+    assert torch.equal(mean, mean0) and torch.equal(var, var0)
+
+
+def test_normalization_records_one_fused_node_per_standardization():
+    x = ag.Variable(r(2, 3, 4), requires_grad=True)
+    y = F.layer_norm(x, (4,))
+    assert y.op == "standardize"
+
+
+ERRORS = [
+    ("layer_norm-shape", lambda x: F.layer_norm(x, (5,)), RuntimeError, r"Given normalized_shape=\[5\]"),
+    ("layer_norm-weight", lambda x: F.layer_norm(x, (4,), r(3)), RuntimeError, "Expected weight to be of same shape"),
+    ("layer_norm-empty", lambda x: F.layer_norm(x, ()), RuntimeError, "at least 1-dimensional"),
+    ("batch_norm-one-value", lambda x: F.batch_norm(x[:1, :, 0], None, None, training=True), ValueError, "more than 1"),
+    ("batch_norm-eval-no-stats", lambda x: F.batch_norm(x, None, None), RuntimeError, "running_mean must be defined"),
+    ("batch_norm-stats-size", lambda x: F.batch_norm(x, r(4), pos(4)), RuntimeError, "should contain 3 elements not 4"),
+    ("group_norm-groups", lambda x: F.group_norm(x, 2), RuntimeError, "divisible by num_groups"),
+    ("group_norm-weight", lambda x: F.group_norm(x, 3, r(4)), RuntimeError, "Expected weight to be a vector"),
+    ("instance_norm-spatial", lambda x: F.instance_norm(x[..., :1]), ValueError, "more than 1 spatial element"),
+    ("instance_norm-no-stats", lambda x: F.instance_norm(x, use_input_stats=False), RuntimeError, "to be defined"),
+    ("rms_norm-shape", lambda x: F.rms_norm(x, (5,)), RuntimeError, r"Given normalized_shape=\[5\]"),
+    ("local_response_norm-2d", lambda x: F.local_response_norm(x[0], 2), ValueError, "Expected 3D or higher"),
+]
+
+
+@pytest.mark.parametrize("name,fn,error,message", ERRORS, ids=[e[0] for e in ERRORS])
+def test_errors_match_torch(name, fn, error, message):
+    x = r(2, 3, 4)
+    with pytest.raises(error, match=message):
+        fn(x)
+    with pytest.raises(error, match=message):
+        fn(ag.Variable(x, requires_grad=True))
+
+
+def _timings(shape: tuple[int, ...] = (64, 128, 256), repeat: int = 10) -> dict[str, float]:
+    """Median CPU milliseconds (one thread) of layer_norm forward + backward: fused, composite, torch."""
+    x0, w0, b0, g0 = torch.randn(shape), torch.randn(shape[-1]), torch.randn(shape[-1]), torch.randn(shape)
+
+    def engine(fn: Callable[..., Any]) -> Callable[[], None]:
+        def step() -> None:
+            x, w, b = (ag.Variable(t, requires_grad=True) for t in (x0, w0, b0))
+            fn(x, w, b).backward(g0)
+
+        return step
+
+    def torch_step() -> None:
+        x, w, b = (t.clone().requires_grad_() for t in (x0, w0, b0))
+        F.layer_norm(x, shape[-1:], w, b).backward(g0)
+
+    steps = {
+        "fused": engine(lambda x, w, b: F.layer_norm(x, shape[-1:], w, b)),
+        "composite": engine(lambda x, w, b: _composite_standardize(x, (x.ndim - 1,), 1e-5) * w + b),
+        "torch": torch_step,
+    }
+    times: dict[str, list[float]] = {k: [] for k in steps}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # CPU time of one thread: steady on a shared machine
+    try:
+        for _ in range(repeat):  # interleaved, so that the machine's load falls on all alike
+            for k, step in steps.items():
+                start = time.process_time()
+                step()
+                times[k].append(time.process_time() - start)
+    finally:
+        torch.set_num_threads(threads)
+    return {k: sorted(v)[len(v) // 2] * 1e3 for k, v in times.items()}
+
+
+if __name__ == "__main__":
+    print(", ".join(f"{k} {v:.1f} ms" for k, v in _timings().items()))
