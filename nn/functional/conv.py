@@ -410,9 +410,12 @@ def _conv_transpose2d(
     ho = (h - 1) * s[0] - 2 * p[0] + d[0] * (kh - 1) + op[0] + 1
     wo = (w - 1) * s[1] - 2 * p[1] + d[1] * (kw - 1) + op[1] + 1
     # columns (N, out*kh*kw, h*w): per group, the weight (in/G, out/G*kh*kw) transposed times the input
-    per_group = ag.transpose(ag.reshape(weight, (groups, in_ch // groups, group_out * kh * kw)), -1, -2)
-    cols = per_group @ ag.reshape(x, (n, groups, in_ch // groups, h * w))
-    cols = ag.reshape(cols, (n, out_ch * kh * kw, h * w))
+    if groups == 1:  # one matrix shared by the batch: its gradient is one product, not one per image
+        cols = ag.transpose(ag.reshape(weight, (in_ch, out_ch * kh * kw)), 0, 1) @ ag.reshape(x, (n, in_ch, h * w))
+    else:
+        per_group = ag.transpose(ag.reshape(weight, (groups, in_ch // groups, group_out * kh * kw)), -1, -2)
+        cols = per_group @ ag.reshape(x, (n, groups, in_ch // groups, h * w))
+        cols = ag.reshape(cols, (n, out_ch * kh * kw, h * w))
     if op[0] < s[0] and op[1] < s[1]:  # fold lays out exactly h x w blocks for this size
         out = ag.fold(cols, (ho, wo), (kh, kw), dilation=d, padding=p, stride=s)
     else:  # output_padding >= stride (allowed below the dilation): fold the full output, then crop/extend
