@@ -384,7 +384,7 @@ class Variable:
 
     # --- indexing ----------------------------------------------------------------------------
     def __getitem__(self, index: Any) -> Variable:
-        return ops.getitem(self, index=_raw_index(index))
+        return ops.getitem(self, index=unwrap_all(index))
 
     def __setitem__(self, index: Any, value: Any) -> None:
         """x[index] = value as in torch: while recording, x (this same object) holds the result and its
@@ -449,19 +449,19 @@ def lift(t: torch.Tensor, as_variable: bool) -> Any:
     return Variable(t) if as_variable else t
 
 
-def _raw_index(index: Any) -> Any:
-    """Indices are never differentiated: Variables inside an index (in its tuple and lists too) become
-    their tensors. (Hot: an index without Variables comes back as it is, without a copy.)"""
-    if isinstance(index, tuple):
-        for i in index:
-            if isinstance(i, (Variable, list)):
-                return tuple(_raw_index(i) if isinstance(i, list) else unwrap(i) for i in index)
-        return index
-    if isinstance(index, Variable):
-        return index.data
-    if isinstance(index, list):
-        return [_raw_index(i) if isinstance(i, (list, tuple)) else unwrap(i) for i in index]
-    return index
+def unwrap_all(arg: Any) -> Any:
+    """`unwrap` through tuples and lists too (indices, argument lists: never differentiated). Hot, as
+    every `x[index]` runs it: an argument without Variables comes back as it is, without a copy."""
+    if isinstance(arg, Variable):
+        return arg.data
+    if isinstance(arg, tuple):
+        for a in arg:
+            if isinstance(a, (Variable, list, tuple)):
+                return tuple(unwrap_all(b) for b in arg)
+        return arg
+    if isinstance(arg, list):
+        return [unwrap_all(a) for a in arg]
+    return arg
 
 
 def _shape_arg(args: tuple[Any, ...]) -> tuple[int, ...]:

@@ -19,7 +19,7 @@ from .. import ops
 from ..dispatch import implements
 from ..grad_mode import is_grad_enabled
 from ..ops import normalize_dim
-from ..variable import Variable, _raw_index, unwrap
+from ..variable import Variable, unwrap, unwrap_all
 
 __all__ = [
     "argwhere",
@@ -462,13 +462,6 @@ def diagonal_scatter(input: Any, src: Any, offset: int = 0, dim1: int = 0, dim2:
 
 
 # --- x[index] = value and the in-place methods ----------------------------------------------------
-def _raw(arg: Any) -> Any:
-    """An argument with the Variables in it (in tuples and lists too) replaced by their tensors."""
-    if isinstance(arg, (tuple, list)):
-        return type(arg)(_raw(a) for a in arg)
-    return unwrap(arg)
-
-
 def _requires_grad(args: Sequence[Any]) -> bool:
     return any(isinstance(a, Variable) and a._requires_grad for a in args)
 
@@ -483,7 +476,7 @@ def in_place(name: str, out_of_place: Callable[..., Any], self: Any, *args: Any,
     initialising parameters) the method runs on the tensors themselves."""
     recording = is_grad_enabled() and torch.is_grad_enabled() and _requires_grad((self, *args, *kwargs.values()))
     if not recording:
-        getattr(unwrap(self), name)(*_raw(args), **{k: _raw(v) for k, v in kwargs.items()})
+        getattr(unwrap(self), name)(*unwrap_all(args), **{k: unwrap_all(v) for k, v in kwargs.items()})
         return self
     if not isinstance(self, Variable):
         raise TypeError(
@@ -504,7 +497,7 @@ def in_place(name: str, out_of_place: Callable[..., Any], self: Any, *args: Any,
 
 
 def _assign(x: Any, index: Any, value: Any) -> Any:
-    return ops.index_put(x, value, index=_raw_index(index))
+    return ops.index_put(x, value, index=unwrap_all(index))
 
 
 def setitem(x: Any, index: Any, value: Any) -> None:
@@ -522,7 +515,7 @@ def _getitem(self: Any, index: Any) -> Any:
     """tensor[index] with Variables in the index: indexed by their values (a constant, as a tensor)."""
     if isinstance(self, Variable):
         return self[index]
-    return self[_raw_index(index)]
+    return self[unwrap_all(index)]
 
 
 def _in_place_method(name: str, out_of_place: Callable[..., Any]) -> Callable[..., Any]:
