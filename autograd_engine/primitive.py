@@ -138,7 +138,7 @@ class Primitive:
             anomaly.check_forward(self.name, raw, out, trace)
         result = object.__new__(Variable)  # Variable._wrap, inlined: this is the hottest path
         result.data, result.grad, result.name = out, None, None
-        if record and _mode.enabled:
+        if record and _mode.enabled and torch.is_grad_enabled():  # torch.no_grad() stops recording too
             result._node, result._requires_grad = self._record(args, raw, kwargs, out, trace), True
         else:
             result._node, result._requires_grad = None, False

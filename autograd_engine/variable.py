@@ -127,6 +127,11 @@ class Variable:
         retain.retains_grad = True  # type: ignore[attr-defined]
         self.register_hook(retain)
 
+    def requires_grad_(self, requires_grad: bool = True) -> Variable:
+        """Set `requires_grad` of this leaf in place and return it, as torch.Tensor.requires_grad_."""
+        self.requires_grad = requires_grad
+        return self
+
     def detach(self) -> Variable:
         """A new leaf sharing this Variable's storage, outside any graph."""
         return Variable(self.data)
@@ -325,6 +330,20 @@ class Variable:
 
     def __abs__(self) -> Variable:
         return F.abs(self)
+
+    # augmented assignment is in place, as in torch: the same Variable holds the result (see the
+    # in-place methods), and under no_grad it writes into the tensor (`w -= lr * w.grad`)
+    def __iadd__(self, other: Any) -> Variable:
+        return self.add_(other)  # type: ignore[attr-defined, no-any-return]
+
+    def __isub__(self, other: Any) -> Variable:
+        return self.sub_(other)  # type: ignore[attr-defined, no-any-return]
+
+    def __imul__(self, other: Any) -> Variable:
+        return self.mul_(other)  # type: ignore[attr-defined, no-any-return]
+
+    def __itruediv__(self, other: Any) -> Variable:
+        return self.div_(other)  # type: ignore[attr-defined, no-any-return]
 
     def __mod__(self, other: Any) -> Variable:
         return F.remainder(self, other)

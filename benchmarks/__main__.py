@@ -126,6 +126,14 @@ def build_groups(quick: bool, device: str = "cpu") -> list[Group]:
             baseline="torch autograd",
         )
     )
+    for name in workloads.ACTIVATIONS:
+        groups.append(
+            Group(
+                f"{name} on 256x1024, forward + backward (fused primitive against the composite it replaced)",
+                {v: workloads.activation(name, v) for v in ("torch", "fused", "composite")},
+                baseline="torch",
+            )
+        )
     groups.append(chain_backward_group(10_000 if quick else 100_000))
     if not quick:
         groups.append(

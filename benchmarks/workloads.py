@@ -217,3 +217,39 @@ def hessian(engine: bool) -> Step:
     if engine:
         return lambda: ag.hessian(lambda f: _mlp_loss(ag, f, params, x, y))(flat)
     return lambda: torch.func.hessian(lambda f: _mlp_loss(TORCH_LIB, f, params, x, y))(flat)
+
+
+# --- fused primitives against the composites they replace (and torch) ------------------------------
+def _softmax_composite(x: Any) -> Any:
+    return ag.exp(x - ag.logsumexp(x, -1, keepdim=True))
+
+
+def _gelu_composite(x: Any) -> Any:
+    return 0.5 * x * (1.0 + ag.erf(x * 0.7071067811865476))
+
+
+def _layer_norm_composite(x: Any) -> Any:
+    centred = x - ag.mean(x, -1, keepdim=True)
+    return centred / ag.sqrt(ag.mean(centred * centred, -1, keepdim=True) + 1e-5)
+
+
+ACTIVATIONS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
+    "softmax": (lambda x: tnf.softmax(x, -1), _softmax_composite),
+    "gelu": (tnf.gelu, _gelu_composite),
+    "layer_norm": (lambda x: tnf.layer_norm(x, x.shape[-1:]), _layer_norm_composite),
+}
+"""name -> (the torch spelling, which records the fused primitive on Variables; the composite)."""
+
+
+def activation(name: str, variant: str, shape: tuple[int, ...] = (256, 1024)) -> Step:
+    """Forward and backward of an activation: 'torch' (autograd), 'fused' or 'composite' (the engine)."""
+    torch_fn, composite = ACTIVATIONS[name]
+    x0, g0 = torch.randn(shape), torch.randn(shape)
+    fn = composite if variant == "composite" else torch_fn
+
+    def run() -> object:
+        x = x0.clone().requires_grad_() if variant == "torch" else ag.Variable(x0, requires_grad=True)
+        fn(x).backward(g0)
+        return x.grad
+
+    return run

@@ -71,14 +71,14 @@ def test_a_forgotten_saves_says_what_to_write():
 
 
 def test_a_vjp_written_with_torch_fails_when_first_checked_not_only_under_create_graph():
-    i0 = _sin("x", "user_i0_torch_vjp")
-    i0.forward = torch.special.i0
-    i0.defvjp(lambda g, ans, x: g * torch.special.i1(x))  # a torch function with no rule for Variables
+    j0 = _sin("x", "user_j0_torch_vjp")
+    j0.forward = torch.special.bessel_j0
+    j0.defvjp(lambda g, ans, x: -g * torch.special.bessel_j1(x))  # a torch function with no rule for Variables
     x = ag.Variable(r(4), requires_grad=True)
-    i0(x).sum().backward()  # a first-order backward runs on tensors and works
-    torch.testing.assert_close(x.grad.data, torch.special.i1(x.data))
+    j0(x).sum().backward()  # a first-order backward runs on tensors and works
+    torch.testing.assert_close(x.grad.data, -torch.special.bessel_j1(x.data))
     with pytest.raises(TypeError, match=r"create_graph=True.*written with primitives"):
-        ag.check_primitive(i0, r(4))
+        ag.check_primitive(j0, r(4))
 
 
 def test_a_vjp_using_torch_functions_that_dispatch_stays_differentiable():

@@ -12,7 +12,6 @@ cost about 0.9 ms each on this CPU), softmax 0.55 vs 0.20 ms, log_softmax 0.48 v
 from __future__ import annotations
 
 import math
-import time
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -390,26 +389,3 @@ def test_every_activation_is_in_nn_functional():
     for name in activation.__all__:
         assert getattr(nnf, name) is getattr(activation, name)
         assert hasattr(F, name) or hasattr(torch, name), name
-
-
-def _timings() -> dict[str, tuple[float, float]]:
-    """Composite vs fused, forward + backward of a 256x1024 float32 input on one thread: best of 40, in ms."""
-    torch.set_num_threads(1)
-    x0, g0 = torch.randn(256, 1024), torch.randn(256, 1024)
-
-    def best(fn: Callable[..., Any]) -> float:
-        times = []
-        for _ in range(45):
-            x = ag.Variable(x0, requires_grad=True)
-            start = time.perf_counter()
-            fn(x).backward(g0)
-            times.append(time.perf_counter() - start)
-        return min(times[5:]) * 1e3
-
-    measured = [f for f in FUSED if f[0] != "gelu" or torch.erf in HANDLED]
-    return {name: (best(composite), best(fused)) for name, fused, composite in measured}
-
-
-if __name__ == "__main__":
-    for name, (composite, fused) in _timings().items():
-        print(f"{name}: composite {composite:.2f} ms, fused {fused:.2f} ms ({composite / fused:.1f}x)")

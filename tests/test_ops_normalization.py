@@ -9,7 +9,6 @@ fused one takes 4-9 ms against torch's 3: the rest is the affine multiply and ad
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -244,41 +243,3 @@ def test_errors_match_torch(name, fn, error, message):
         fn(x)
     with pytest.raises(error, match=message):
         fn(ag.Variable(x, requires_grad=True))
-
-
-def _timings(shape: tuple[int, ...] = (64, 128, 256), repeat: int = 10) -> dict[str, float]:
-    """Median CPU milliseconds (one thread) of layer_norm forward + backward: fused, composite, torch."""
-    x0, w0, b0, g0 = torch.randn(shape), torch.randn(shape[-1]), torch.randn(shape[-1]), torch.randn(shape)
-
-    def engine(fn: Callable[..., Any]) -> Callable[[], None]:
-        def step() -> None:
-            x, w, b = (ag.Variable(t, requires_grad=True) for t in (x0, w0, b0))
-            fn(x, w, b).backward(g0)
-
-        return step
-
-    def torch_step() -> None:
-        x, w, b = (t.clone().requires_grad_() for t in (x0, w0, b0))
-        F.layer_norm(x, shape[-1:], w, b).backward(g0)
-
-    steps = {
-        "fused": engine(lambda x, w, b: F.layer_norm(x, shape[-1:], w, b)),
-        "composite": engine(lambda x, w, b: _composite_standardize(x, (x.ndim - 1,), 1e-5) * w + b),
-        "torch": torch_step,
-    }
-    times: dict[str, list[float]] = {k: [] for k in steps}
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # CPU time of one thread: steady on a shared machine
-    try:
-        for _ in range(repeat):  # interleaved, so that the machine's load falls on all alike
-            for k, step in steps.items():
-                start = time.process_time()
-                step()
-                times[k].append(time.process_time() - start)
-    finally:
-        torch.set_num_threads(threads)
-    return {k: sorted(v)[len(v) // 2] * 1e3 for k, v in times.items()}
-
-
-if __name__ == "__main__":
-    print(", ".join(f"{k} {v:.1f} ms" for k, v in _timings().items()))

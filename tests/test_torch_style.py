@@ -335,3 +335,53 @@ def test_torch_style_program_matches_torch(name, program, inputs):
         torch.testing.assert_close(
             a.data if isinstance(a, ag.Variable) else a, torch.zeros_like(x) if b is None else b, rtol=1e-9, atol=1e-11
         )
+
+
+def test_a_training_step_written_for_torch_updates_leaves_in_place():
+    """`with torch.no_grad(): w -= lr * w.grad` then `w.grad.zero_()`: the step every torch tutorial has."""
+    w_t = torch.randn(3, dtype=torch.float64, requires_grad=True)
+    w_e = ag.Variable(w_t.detach().clone(), requires_grad=True)
+    for w in (w_t, w_e):
+        for _ in range(3):
+            (w * w).sum().backward()
+            with torch.no_grad():
+                w -= 0.1 * w.grad
+            w.grad.zero_()
+    assert w_e.is_leaf and w_e.requires_grad
+    torch.testing.assert_close(w_e.data, w_t.detach())
+    torch.testing.assert_close(w_e.grad.data, w_t.grad)
+
+
+def test_torch_grad_mode_switches_stop_recording_as_for_tensors():
+    x = ag.Variable(r(3), requires_grad=True)
+    with torch.no_grad():
+        assert not (x * 2).requires_grad and not torch.exp(x).requires_grad
+    with torch.set_grad_enabled(False):
+        assert not (x + 1).requires_grad
+    assert (x * 2).requires_grad and ag.Variable(r(2)).requires_grad_().requires_grad
+
+
+def test_augmented_assignment_is_in_place_as_in_torch():
+    def program(x):
+        y = x * 2
+        alias = y
+        y += 1
+        y *= x
+        y -= 0.5
+        y /= 3.0
+        return alias
+
+    x_t = r(4).requires_grad_()
+    x_e = ag.Variable(x_t.detach().clone(), requires_grad=True)
+    out_t, out_e = program(x_t), program(x_e)
+    torch.testing.assert_close(out_e.data, out_t.detach())
+    out_t.sum().backward()
+    out_e.sum().backward()
+    torch.testing.assert_close(x_e.grad.data, x_t.grad)
+    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being used in an in-place"):
+        x_e += 1
+
+
+def test_a_shape_error_has_torchs_exception_type():
+    with pytest.raises(RuntimeError):
+        F.linear(ag.Variable(r(4, 3)), ag.Variable(r(2, 5)))

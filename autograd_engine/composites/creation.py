@@ -16,6 +16,7 @@ import torch
 from .. import ops
 from ..dispatch import implements
 from ..variable import Variable, unwrap
+from .indexing import in_place_method
 
 __all__ = [
     "arange",
@@ -148,3 +149,26 @@ def to(self: Any, *args: Any, **kwargs: Any) -> Any:
 def type_as(self: Any, other: Any) -> Any:
     """torch.Tensor.type_as: self converted to other's type (dtype and device)."""
     return self.type(unwrap(other).type())
+
+
+# --- filling in place: zero_, fill_, copy_ and the random initialisers ----------------------------
+def _filled_with(self: Any, values: Any) -> Any:
+    """`values` (broadcast) where self was, out of place: self gets no gradient, a Variable `values` does."""
+    return ops.where(torch.ones_like(unwrap(self), dtype=torch.bool), values, self)
+
+
+def _drawn(method: str) -> Callable[..., Any]:
+    def out_of_place(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return _filled_with(self, getattr(torch.empty_like(unwrap(self)), method)(*args, **kwargs))
+
+    return out_of_place
+
+
+_FILLS: dict[str, Callable[..., Any]] = {
+    "zero_": lambda self: _filled_with(self, 0.0),
+    "fill_": _filled_with,
+    "copy_": lambda self, src, non_blocking=False: _filled_with(self, src),
+    **{m: _drawn(m) for m in ("normal_", "uniform_", "bernoulli_", "exponential_", "random_", "cauchy_")},
+}
+for _name, _fn in _FILLS.items():
+    implements(getattr(torch.Tensor, _name))(in_place_method(_name, _fn))

@@ -19,8 +19,8 @@ from .. import ops
 from ..dispatch import HANDLED, implements
 from ..ops import where
 from ..primitive import Primitive
-from ..variable import unwrap
-from .indexing import _in_place_method
+from ..variable import Variable, unwrap
+from .indexing import in_place_method
 
 __all__ = [
     "abs",
@@ -71,7 +71,12 @@ __all__ = [
     "gcd",
     "ge",
     "gt",
+    "heaviside",
     "hypot",
+    "i0",
+    "i0e",
+    "i1",
+    "i1e",
     "isclose",
     "isfinite",
     "isin",
@@ -104,6 +109,7 @@ __all__ = [
     "nan_to_num",
     "ndtr",
     "ndtri",
+    "mvlgamma",
     "ne",
     "neg",
     "polygamma",
@@ -185,6 +191,10 @@ ndtr = _rule(ops.ndtr, torch.special.ndtr)
 log_ndtr = _rule(ops.log_ndtr, torch.special.log_ndtr)
 ndtri = _rule(ops.ndtri, torch.special.ndtri)
 entr = _rule(ops.entr, torch.special.entr)
+i0 = _rule(ops.i0, torch.i0, torch.special.i0, T.i0)
+i0e = _rule(ops.i0e, torch.special.i0e)
+i1 = _rule(ops.i1, torch.special.i1)
+i1e = _rule(ops.i1e, torch.special.i1e)
 abs = _rule(ops.abs, torch.abs, torch.absolute, T.abs, T.absolute)  # noqa: A001
 sign = _rule(ops.sign, torch.sign, torch.sgn, T.sign, T.sgn)  # (sgn: the same for real numbers)
 floor = _rule(ops.floor, torch.floor, T.floor)
@@ -404,6 +414,26 @@ def _polygamma_method(self: Any, n: int) -> Any:
     return ops.polygamma(self, n=n)
 
 
+@implements(torch.mvlgamma, torch.special.multigammaln, T.mvlgamma)
+def mvlgamma(input: Any, p: int) -> Any:  # noqa: A002
+    """log of the multivariate gamma function of dimension p: sum_j lgamma(input - j/2) (j < p) plus
+    p (p - 1) / 4 log(pi), computed as torch does."""
+    raw = unwrap(input)
+    if p < 1 or not raw.is_floating_point():
+        return Variable(torch.mvlgamma(raw, p))  # torch's error for p < 1; integers: not differentiated
+    shifts = torch.arange(-p * 0.5 + 0.5, 0.5, 0.5, dtype=raw.dtype, device=raw.device)
+    terms = ops.lgamma(ops.add(ops.reshape(input, shape=(*raw.shape, 1)), shifts))
+    return ops.add(ops.sum(terms, dim=-1), p * (p - 1) * math.log(math.pi) / 4)
+
+
+@implements(torch.heaviside, T.heaviside)
+def heaviside(input: Any, values: Any) -> Any:  # noqa: A002
+    """0 where input < 0, 1 where input > 0, `values` where input is 0 (broadcasting). torch has no
+    derivative for it (its backward raises); here the result is a constant Variable that does not require
+    grad, so nothing flows back through it."""
+    return Variable(torch.heaviside(unwrap(input), unwrap(values)))
+
+
 @implements(torch.relu, torch.Tensor.relu)
 def relu(x: Any) -> Any:
     """max(x, 0); the derivative at 0 is 0 and NaN stays NaN (with gradient 1), as in torch."""
@@ -473,6 +503,6 @@ _IN_PLACE = """add sub subtract mul multiply div divide true_divide pow abs abso
 sqrt rsqrt square sin cos tan asin arcsin acos arccos atan arctan atan2 arctan2 sinh cosh asinh arcsinh acosh
 arccosh atanh arctanh sinc log2 log10 log1p exp2 expm1 reciprocal erf erfc erfinv lgamma digamma polygamma sign
 sgn floor ceil trunc fix round frac clamp clip clamp_min clamp_max fmod remainder floor_divide hypot xlogy lerp
-logit nan_to_num copysign ldexp deg2rad rad2deg addcmul addcdiv""".split()
+logit nan_to_num copysign ldexp deg2rad rad2deg addcmul addcdiv i0 mvlgamma""".split()
 for _name in _IN_PLACE:
-    implements(getattr(T, f"{_name}_"))(_in_place_method(f"{_name}_", HANDLED[getattr(T, _name)]))
+    implements(getattr(T, f"{_name}_"))(in_place_method(f"{_name}_", HANDLED[getattr(T, _name)]))

@@ -518,7 +518,7 @@ def _getitem(self: Any, index: Any) -> Any:
     return self[unwrap_all(index)]
 
 
-def _in_place_method(name: str, out_of_place: Callable[..., Any]) -> Callable[..., Any]:
+def in_place_method(name: str, out_of_place: Callable[..., Any]) -> Callable[..., Any]:
     def method(self: Any, *args: Any, **kwargs: Any) -> Any:
         return in_place(name, out_of_place, self, *args, **kwargs)
 
@@ -541,4 +541,4 @@ _IN_PLACE: dict[str, Callable[..., Any]] = {
     "put_": put,
 }
 for _method, _fn in _IN_PLACE.items():
-    implements(getattr(torch.Tensor, _method))(_in_place_method(_method, _fn))
+    implements(getattr(torch.Tensor, _method))(in_place_method(_method, _fn))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -33,11 +34,15 @@ __all__ = [
     "argmin",
     "argsort",
     "bucketize",
+    "corrcoef",
     "count_nonzero",
+    "cov",
     "cummax",
     "cummin",
     "cumprod",
     "cumsum",
+    "cumulative_trapezoid",
+    "diff",
     "dist",
     "kthvalue",
     "log_softmax",
@@ -64,6 +69,8 @@ __all__ = [
     "std_mean",
     "sum",
     "topk",
+    "trapezoid",
+    "trapz",
     "var",
     "var_mean",
     "vector_norm",
@@ -273,6 +280,152 @@ def cumprod(input: Any, dim: int, *, dtype: torch.dtype | None = None) -> Any:  
 def logcumsumexp(input: Any, dim: int) -> Any:  # noqa: A002
     """log(cumsum(e^input)) along `dim`, without overflow."""
     return ops.logcumsumexp(input, dim=normalize_dim(dim, input.ndim))
+
+
+# --- differences, covariance, integration -------------------------------------------------------
+def _slice(x: Any, dim: int, start: int | None, stop: int | None) -> Any:
+    """x[start:stop] along the (non-negative) `dim`."""
+    return x[(slice(None),) * dim + (slice(start, stop),)]
+
+
+@implements(torch.diff, torch.Tensor.diff)
+def diff(input: Any, n: int = 1, dim: int = -1, prepend: Any = None, append: Any = None) -> Any:  # noqa: A002
+    """The n-th forward difference along `dim`, after `prepend` and `append` are joined to input along it
+    (booleans: logical xor, on the values)."""
+    if input.ndim == 0:
+        torch.diff(unwrap(input))  # torch's error, in its words
+    d = normalize_dim(dim, input.ndim)
+    parts = [t for t in (prepend, input, append) if t is not None]
+    x = torch.cat(parts, d) if len(parts) > 1 else input
+    if x.dtype == torch.bool:
+        return torch.diff(unwrap(x), n, d)
+    if n < 0:
+        torch.diff(unwrap(x), n, d)  # torch's error
+    for _ in range(n):
+        if x.shape[d] == 0:
+            break
+        x = ops.sub(_slice(x, d, 1, None), _slice(x, d, None, -1))
+    return x
+
+
+@implements(torch.cov, torch.Tensor.cov)
+def cov(input: Any, *, correction: int = 1, fweights: Any = None, aweights: Any = None) -> Any:  # noqa: A002
+    """The covariance matrix of the variables in input's rows (observations in its columns), with
+    frequency and observation weights, computed as torch does (a 1-d input is one variable)."""
+    raw = unwrap(input)
+    if raw.ndim > 2 or (fweights is not None and unwrap(fweights).is_floating_point()) or raw.is_complex():
+        torch.cov(raw, correction=correction, fweights=unwrap(fweights), aweights=unwrap(aweights))  # torch's error
+    x = ops.reshape(input, shape=(1, -1)) if raw.ndim < 2 else input
+    observations = x.shape[1]
+    w: Any = None
+    for weights in (fweights, aweights):
+        if weights is None:
+            continue
+        values = unwrap(weights)
+        if values.ndim > 1 or values.numel() != observations or bool((values < 0).any()):
+            torch.cov(raw, correction=correction, fweights=unwrap(fweights), aweights=unwrap(aweights))
+        w = weights if w is None else ops.mul(w, weights)
+    if w is None:
+        w_sum: Any = observations
+        avg = ops.div(ops.sum(x, dim=1), observations)
+    else:
+        w_sum = ops.sum(w)
+        if bool(unwrap(w_sum) == 0):
+            raise RuntimeError("cov(): weights sum to zero, can't be normalized")
+        avg = ops.div(ops.sum(ops.mul(x, w), dim=1), w_sum)
+    if w is not None and aweights is not None and correction != 0:
+        norm_factor = ops.sub(w_sum, ops.div(ops.mul(ops.sum(ops.mul(w, aweights)), correction), w_sum))
+    else:
+        norm_factor = w_sum - correction
+    if bool(unwrap(norm_factor) <= 0):
+        warnings.warn(
+            "cov(): degrees of freedom is <= 0. Correction should be strictly less than the number of observations.",
+            UserWarning,
+            stacklevel=2,
+        )
+        norm_factor = 0 if isinstance(norm_factor, (int, float)) else ops.mul(norm_factor, 0)
+    centred = ops.sub(x, ops.reshape(avg, shape=(-1, 1)))
+    other = centred if w is None else ops.mul(centred, w)
+    c = ops.div(ops.matmul(centred, ops.transpose(other, dim0=0, dim1=1)), norm_factor)
+    return torch.squeeze(c)
+
+
+@implements(torch.corrcoef, torch.Tensor.corrcoef)
+def corrcoef(input: Any) -> Any:  # noqa: A002
+    """Pearson's correlation coefficients of the variables in input's rows: cov over the outer product of
+    the standard deviations, clipped to [-1, 1], as torch computes it."""
+    c = cov(input)
+    if c.ndim == 0:
+        return ops.div(c, c)
+    stddev = ops.pow(torch.diagonal(c), 0.5)
+    c = ops.div(c, ops.reshape(stddev, shape=(-1, 1)))
+    c = ops.div(c, ops.reshape(stddev, shape=(1, -1)))
+    return ops.clamp(c, -1, 1)
+
+
+def _spacing(name: str, y: Any, x: Any, d: int) -> Any:
+    """x's differences along `d`, x viewed against y as torch does (a 1-d x lies along d, a shorter x is
+    padded with leading 1s)."""
+    if y.dtype == torch.bool or x.dtype == torch.bool:
+        raise RuntimeError(f"{name}: received a bool input for `x` or `y`, but bool is not supported")
+    if x.ndim == 1:
+        if x.shape[0] != y.shape[d]:
+            raise RuntimeError(f"{name}: There must be one `x` value for each sample point")
+        x = ops.reshape(x, shape=tuple(x.shape[0] if i == d else 1 for i in range(y.ndim)))
+    elif x.ndim < y.ndim:
+        x = ops.reshape(x, shape=(1,) * (y.ndim - x.ndim) + tuple(x.shape))
+    return ops.sub(_slice(x, d, 1, None), _slice(x, d, None, -1))
+
+
+def _check_dx(name: str, y: Any, dx: Any) -> float:
+    if y.dtype == torch.bool:
+        raise RuntimeError(f"{name}: received a bool input for `y`, but bool is not supported")
+    if isinstance(dx, (bool, complex)):
+        raise RuntimeError(f"{name}: Currently, we only support dx as a real number.")
+    return float(dx)
+
+
+def _trapezoid(name: str, y: Any, x: Any, dx: Any, dim: int) -> Any:
+    if x is not None and dx is not None:
+        raise TypeError(f"{name}(): give x or dx, not both")
+    d = normalize_dim(dim, y.ndim)
+    if y.shape[d] == 0:
+        return Variable(unwrap(y).new_zeros(_reduced_shape(y.shape, (d,))))  # torch's zeros: constants
+    if x is not None:
+        spacing = _spacing(name, y, x, d)
+        pairs = ops.add(_slice(y, d, 1, None), _slice(y, d, None, -1))
+        return ops.div(ops.sum(ops.mul(spacing, pairs), dim=d), 2.0)
+    step = _check_dx(name, y, 1 if dx is None else dx)
+    ends = ops.add(_slice(y, d, 0, 1), _slice(y, d, -1, None))
+    inner = ops.sub(ops.sum(y, dim=d), ops.mul(ops.reshape(ends, shape=_reduced_shape(y.shape, (d,))), 0.5))
+    return ops.mul(inner, step)
+
+
+@implements(torch.trapezoid)
+def trapezoid(y: Any, x: Any = None, *, dx: Any = None, dim: int = -1) -> Any:
+    """The trapezoidal rule along `dim`: with sample points `x` (1-d along dim, or broadcasting like y),
+    else a constant spacing `dx` (1 by default), as torch computes it."""
+    return _trapezoid("trapezoid", y, x, dx, dim)
+
+
+@implements(torch.trapz)
+def trapz(y: Any, x: Any = None, *, dx: Any = None, dim: int = -1) -> Any:
+    """torch.trapz: the same as trapezoid."""
+    return _trapezoid("trapezoid", y, x, dx, dim)
+
+
+@implements(torch.cumulative_trapezoid)
+def cumulative_trapezoid(y: Any, x: Any = None, *, dx: Any = None, dim: int = -1) -> Any:
+    """The running trapezoidal rule along `dim` (one fewer element along it), with sample points `x` or a
+    constant spacing `dx` (1 by default), as torch computes it."""
+    if x is not None and dx is not None:
+        raise TypeError("cumulative_trapezoid(): give x or dx, not both")
+    d = normalize_dim(dim, y.ndim)
+    half = ops.div(_spacing("cumulative_trapezoid", y, x, d), 2.0) if x is not None else None
+    if half is None:
+        half = _check_dx("cumulative_trapezoid", y, 1 if dx is None else dx) / 2.0
+    pairs = ops.add(_slice(y, d, None, -1), _slice(y, d, 1, None))
+    return ops.cumsum(ops.mul(half, pairs), dim=d)
 
 
 # --- elements picked by index ---------------------------------------------------------------------

@@ -41,6 +41,10 @@ __all__ = [
     "floor",
     "fmod",
     "hypot",
+    "i0",
+    "i0e",
+    "i1",
+    "i1e",
     "lerp",
     "lgamma",
     "log10",
@@ -427,6 +431,37 @@ def _logit_vjp(g, ans, x, *, eps=None):
 
 
 logit.defvjp(_logit_vjp)
+
+
+@primitive(saves="x")
+def i0(x):
+    """The modified Bessel function of the first kind of order 0."""
+    return torch.special.i0(x)
+
+
+@primitive(saves="x ans")
+def i0e(x):
+    """e^-|x| i0(x), the exponentially scaled i0."""
+    return torch.special.i0e(x)
+
+
+@primitive(saves="x ans")
+def i1(x):
+    """The modified Bessel function of the first kind of order 1."""
+    return torch.special.i1(x)
+
+
+@primitive(saves="x ans")
+def i1e(x):
+    """e^-|x| i1(x), the exponentially scaled i1."""
+    return torch.special.i1e(x)
+
+
+i0.defvjp(lambda g, ans, x: g * i1(x))
+i0e.defvjp(lambda g, ans, x: g * (i1e(x) - sign(x) * ans))
+# torch's i1_backward and i1e_backward: the limit 1/2 at 0 (the discarded branch is NaN there, as in torch)
+i1.defvjp(lambda g, ans, x: g * where(x == 0, 0.5, i0(x) - ans / x))
+i1e.defvjp(lambda g, ans, x: g * where(x == 0, 0.5, i0e(x) - ans * (sign(x) + reciprocal(x))))
 
 
 @primitive(saves="x")

@@ -27,7 +27,7 @@ from .conv import (
 )
 from .distance import *  # noqa: F403
 from .dropout import *  # noqa: F403
-from .linear import linear
+from .linear import bilinear, linear
 from .loss import *  # noqa: F403
 from .normalization import *  # noqa: F403
 from .pooling import *  # noqa: F403
@@ -38,6 +38,7 @@ __all__ = [
     "IntPair",
     "check_lowering",
     "ShapeError",
+    "bilinear",
     "conv1d",
     "conv2d",
     "conv3d",
