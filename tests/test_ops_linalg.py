@@ -170,7 +170,9 @@ def test_slogdet_returns_sign_and_logabsdet_by_name():
     assert isinstance(out, tuple) and len(out) == len(expected) == 2
     sign, logabsdet = out
     assert sign is out.sign and logabsdet is out.logabsdet
-    assert isinstance(sign, ag.Variable) and not sign.requires_grad and logabsdet.requires_grad
+    # as torch's: sign requires grad, with a zero gradient
+    assert isinstance(sign, ag.Variable) and sign.requires_grad and logabsdet.requires_grad
+    assert torch.equal(ag.gradients(sign, v)[0].data, torch.zeros_like(a))
     torch.testing.assert_close(sign.data, expected.sign)
     torch.testing.assert_close(logabsdet.data, expected.logabsdet)
     assert torch.isnan(torch.logdet(v).data)  # a negative determinant, as torch

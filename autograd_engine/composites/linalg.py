@@ -417,6 +417,9 @@ class SignLogAbsDet(NamedTuple):
 def slogdet(A: Any) -> SignLogAbsDet:  # noqa: N803 (torch's name)
     """(sign, log |det A|) of each square matrix of a batch."""
     sign = torch.linalg.slogdet(unwrap(A)).sign
+    if isinstance(A, Variable) and A.requires_grad:  # as in torch, sign requires grad (its gradient is zero)
+        corner = ops.getitem(A, index=(..., 0, 0))
+        return SignLogAbsDet(ops.where(torch.ones_like(sign, dtype=torch.bool), sign, corner), logabsdet(A))
     return SignLogAbsDet(Variable(sign) if isinstance(A, Variable) else sign, logabsdet(A))
 
 
