@@ -22,33 +22,30 @@ def test_code_block_runs(doc, index, code, tmp_path, monkeypatch):
     exec(compile(code, f"{doc.name}[{index}]", "exec"), {"__name__": "__docs__"})
 
 
-def test_primitive_table_is_current(tmp_path):
+def _regenerated(script: str, page: str, tmp_path: Path) -> str:
+    """What docs/`script` writes now, checked equal to the committed docs/`page`."""
     import runpy
     import sys
 
-    out = tmp_path / "primitives.md"
-    argv, sys.argv = sys.argv, ["make_primitives.py", str(out)]
+    out = tmp_path / page
+    argv, sys.argv = sys.argv, [script, str(out)]
     try:
-        runpy.run_path(str(ROOT / "docs" / "make_primitives.py"), run_name="__main__")
+        runpy.run_path(str(ROOT / "docs" / script), run_name="__main__")
     finally:
         sys.argv = argv
-    assert out.read_text() == (ROOT / "docs" / "primitives.md").read_text(), "run python docs/make_primitives.py"
+    assert out.read_text() == (ROOT / "docs" / page).read_text(), f"run python docs/{script}"
+    return out.read_text()
+
+
+def test_primitive_table_is_current(tmp_path):
     import autograd_engine as ag
 
-    assert all(f"| `{p.name}` |" in out.read_text() for p in ag.PRIMITIVES.values() if p.builtin)
+    table = _regenerated("make_primitives.py", "primitives.md", tmp_path)
+    assert all(f"| `{p.name}` |" in table for p in ag.PRIMITIVES.values() if p.builtin)
 
 
 def test_torch_function_list_is_current(tmp_path):
-    import runpy
-    import sys
-
-    out = tmp_path / "torch-functions.md"
-    argv, sys.argv = sys.argv, ["make_dispatch.py", str(out)]
-    try:
-        runpy.run_path(str(ROOT / "docs" / "make_dispatch.py"), run_name="__main__")
-    finally:
-        sys.argv = argv
-    assert out.read_text() == (ROOT / "docs" / "torch-functions.md").read_text(), "run python docs/make_dispatch.py"
+    _regenerated("make_dispatch.py", "torch-functions.md", tmp_path)
 
 
 def test_python_m_autograd_engine_reports_the_installation():
