@@ -1,6 +1,7 @@
 """nn: layers, losses and optimizers built only from autograd_engine ops (no backward methods)."""
 
 from . import functional, optim, parallel
+from .containers import Sequential
 from .layers import (
     MSE,
     Conv2d,
@@ -8,7 +9,6 @@ from .layers import (
     Linear,
     MSELoss,
     ReLU,
-    Sequential,
     Sigmoid,
     Tanh,
     TransposeConv2d,

@@ -88,7 +88,7 @@ def test_a_wheel_builds_with_the_library_only(tmp_path):
     )
     (wheel,) = tmp_path.glob("autograd_engine-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert "autograd_engine/ops/core.py" in names and "nn/layers.py" in names and "nn/parallel.py" in names
+    assert "autograd_engine/ops/core.py" in names and "nn/layers/conv.py" in names and "nn/parallel.py" in names
     assert {n.split("/")[0] for n in names} == {"autograd_engine", "nn", "autograd_engine-0.1.0.dist-info"}
     assert any(n.endswith("licenses/LICENSE") or n.endswith("/LICENSE") for n in names)
 

@@ -1,43 +1,15 @@
-"""Layers: parameters with torch.nn's layouts and default initialisation, forward via `nn.functional`.
-
-Initialisation draws from torch's generator in the same order as torch.nn (weight, then bias, each
-uniform in +-1/sqrt(fan_in)), so the same seed gives the same model as torch.
-"""
+"""Convolution layers: parameters with torch.nn's layouts, geometry checked at construction, forward via
+`nn.functional` with a choice of lowering."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-import torch
-
-from . import functional as F
-from .functional import IntPair
-from .module import Module, Parameter
-
-
-def _uniform(shape: tuple[int, ...], bound: float, device: Any, dtype: Any) -> Parameter:
-    return Parameter(torch.empty(shape, device=device, dtype=dtype).uniform_(-bound, bound))
-
-
-class Linear(Module):
-    """y = x W^T + b with W of shape (out_features, in_features)."""
-
-    def __init__(
-        self, in_features: int, out_features: int, bias: bool = True, device: Any = None, dtype: Any = None
-    ) -> None:
-        super().__init__()
-        self.in_features, self.out_features = in_features, out_features
-        bound = 1 / math.sqrt(in_features) if in_features > 0 else 0.0
-        self.weight = _uniform((out_features, in_features), bound, device, dtype)
-        self.bias = _uniform((out_features,), bound, device, dtype) if bias else None
-
-    def forward(self, x: Any) -> Any:
-        return F.linear(x, self.weight, self.bias)
-
-    def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
-
+from .. import functional as F
+from ..functional import IntPair
+from ..module import Module
+from .init import _uniform
 
 Pair = tuple[int, int]
 
@@ -172,64 +144,3 @@ class ConvTranspose2d(_ConvNd):
 
 
 TransposeConv2d = ConvTranspose2d
-
-
-class ReLU(Module):
-    def forward(self, x: Any) -> Any:
-        return F.relu(x)
-
-
-class Sigmoid(Module):
-    def forward(self, x: Any) -> Any:
-        return F.sigmoid(x)
-
-
-class Tanh(Module):
-    def forward(self, x: Any) -> Any:
-        return F.tanh(x)
-
-
-class MSE(Module):
-    """Mean squared error loss; reduction 'mean' (default) or 'sum' (or 'none')."""
-
-    def __init__(self, reduction: str = "mean") -> None:
-        super().__init__()
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(f"MSE: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-        self.reduction = reduction
-
-    def forward(self, input: Any, target: Any) -> Any:  # noqa: A002
-        return F.mse_loss(input, target, reduction=self.reduction)
-
-    def extra_repr(self) -> str:
-        return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
-
-
-MSELoss = MSE
-
-
-class Sequential(Module):
-    """Modules applied in order; children are named '0', '1', ... as in torch."""
-
-    def __init__(self, *modules: Module) -> None:
-        super().__init__()
-        for i, m in enumerate(modules):
-            setattr(self, str(i), m)
-
-    def forward(self, x: Any) -> Any:
-        for m in self._modules.values():
-            x = m(x)
-        return x
-
-    def __getitem__(self, i: int) -> Module:
-        return list(self._modules.values())[i]
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Any:
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> Sequential:
-        setattr(self, str(len(self)), module)
-        return self

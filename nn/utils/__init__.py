@@ -1,0 +1,1 @@
+"""Training utilities, as torch.nn.utils."""
