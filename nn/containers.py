@@ -6,6 +6,8 @@ from typing import Any
 
 from .module import Module
 
+__all__ = ["Sequential"]
+
 
 class Sequential(Module):
     """Modules applied in order; children are named '0', '1', ... as in torch."""

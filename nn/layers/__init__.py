@@ -1,9 +1,26 @@
 """Layers as modules, one file per family (torch.nn's names, constructor arguments, attributes and
 state-dict keys); each forward is a call into `nn.functional`."""
 
-from .activation import ReLU, Sigmoid, Tanh
-from .conv import Conv2d, ConvTranspose2d, TransposeConv2d
-from .linear import Linear
-from .loss import MSE, MSELoss
+from . import activation, attention, conv, dropout, linear, loss, normalization, pooling, shape, sparse
+from .activation import *  # noqa: F403
+from .attention import *  # noqa: F403
+from .conv import *  # noqa: F403
+from .dropout import *  # noqa: F403
+from .linear import *  # noqa: F403
+from .loss import *  # noqa: F403
+from .normalization import *  # noqa: F403
+from .pooling import *  # noqa: F403
+from .shape import *  # noqa: F403
+from .sparse import *  # noqa: F403
 
-__all__ = ["MSE", "Conv2d", "ConvTranspose2d", "Linear", "MSELoss", "ReLU", "Sigmoid", "Tanh", "TransposeConv2d"]
+__all__: list[str] = []
+__all__ += activation.__all__
+__all__ += attention.__all__
+__all__ += conv.__all__
+__all__ += dropout.__all__
+__all__ += linear.__all__
+__all__ += loss.__all__
+__all__ += normalization.__all__
+__all__ += pooling.__all__
+__all__ += shape.__all__
+__all__ += sparse.__all__

@@ -7,6 +7,8 @@ from typing import Any
 from .. import functional as F
 from ..module import Module
 
+__all__ = ["ReLU", "Sigmoid", "Tanh"]
+
 
 class ReLU(Module):
     def forward(self, x: Any) -> Any:

@@ -13,6 +13,8 @@ from .init import _uniform
 
 Pair = tuple[int, int]
 
+__all__ = ["Conv2d", "ConvTranspose2d", "TransposeConv2d"]
+
 
 def _geometry(
     layer: str,

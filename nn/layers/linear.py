@@ -9,6 +9,8 @@ from .. import functional as F
 from ..module import Module
 from .init import _uniform
 
+__all__ = ["Linear"]
+
 
 class Linear(Module):
     """y = x W^T + b with W of shape (out_features, in_features)."""

@@ -7,6 +7,8 @@ from typing import Any
 from .. import functional as F
 from ..module import Module
 
+__all__ = ["MSE", "MSELoss"]
+
 
 class MSE(Module):
     """Mean squared error loss; reduction 'mean' (default) or 'sum' (or 'none')."""

@@ -10,6 +10,8 @@ import torch
 
 from .optimizer import Optimizer
 
+__all__ = ["Adam"]
+
 
 class Adam(Optimizer):
     """Adam (Kingma & Ba) with torch's bias correction; weight_decay is L2 added to the gradient."""

@@ -109,6 +109,9 @@ class Optimizer:
         }
 
 
+__all__ = ["Optimizer"]
+
+
 def _typename(x: Any) -> str:
     """torch's name for what was passed ('torch.FloatTensor' for a float32 Variable, as for its tensor)."""
     return torch.typename(x.data if isinstance(x, Variable) else x)

@@ -9,6 +9,8 @@ import torch
 
 from .optimizer import Optimizer
 
+__all__ = ["SGD"]
+
 
 class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum (and dampening, Nesterov) and weight decay."""
