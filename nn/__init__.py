@@ -3,6 +3,17 @@
 from . import containers, functional, layers, optim, parallel, utils
 from .containers import *  # noqa: F403
 from .layers import *  # noqa: F403
+from .layers import (  # noqa: F401  (named again for mypy, which does not follow two star imports)
+    MSE,
+    Conv2d,
+    ConvTranspose2d,
+    Linear,
+    MSELoss,
+    ReLU,
+    Sigmoid,
+    Tanh,
+    TransposeConv2d,
+)
 from .module import Module, Parameter
 from .optim import SGD, Adam
 from .serialization import load, save

@@ -13,7 +13,18 @@ from .pooling import *  # noqa: F403
 from .shape import *  # noqa: F403
 from .sparse import *  # noqa: F403
 
-__all__: list[str] = []
+__all__ = [
+    "activation",
+    "attention",
+    "conv",
+    "dropout",
+    "linear",
+    "loss",
+    "normalization",
+    "pooling",
+    "shape",
+    "sparse",
+]
 __all__ += activation.__all__
 __all__ += attention.__all__
 __all__ += conv.__all__

@@ -9,7 +9,7 @@ from .optimizer import *  # noqa: F403
 from .rmsprop import *  # noqa: F403
 from .sgd import *  # noqa: F403
 
-__all__: list[str] = ["lr_scheduler"]
+__all__ = ["adagrad", "adam", "adamw", "lr_scheduler", "optimizer", "rmsprop", "sgd"]
 __all__ += adagrad.__all__
 __all__ += adam.__all__
 __all__ += adamw.__all__
