@@ -207,6 +207,8 @@ ERRORS = {
     "adaptive_avg_pool1d-size": lambda x: F.adaptive_avg_pool1d(x[0], (2, 2)),
     "adaptive_avg_pool2d-dims": lambda x: F.adaptive_avg_pool2d(x[0, 0, 0], (2, 2)),
     "adaptive_max_pool2d-size": lambda x: F.adaptive_max_pool2d(x, (2, 2, 2)),
+    "adaptive_avg_pool2d-size": lambda x: F.adaptive_avg_pool2d(x, (2, 3, 4)),
+    "adaptive_avg_pool3d-size": lambda x: F.adaptive_avg_pool3d(x[None], (2, 3)),
     "max_unpool-output_size": lambda x: F.max_unpool2d(*F.max_pool2d(x, 2, return_indices=True), 2, output_size=(9, 9)),
     "max_unpool-index": lambda x: F.max_unpool2d(x, torch.full(x.shape, 99), 1),
     "interpolate-both": lambda x: F.interpolate(x, size=3, scale_factor=2),

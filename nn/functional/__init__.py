@@ -2,6 +2,8 @@
 family: models can be written as functions of a params pytree. Every gradient comes from the engine's
 reverse pass; inputs are validated, with errors naming the layer and the shapes."""
 
+from autograd_engine.composites.shape import pad
+
 from . import activation, attention, distance, loss, normalization, pooling, sparse
 from . import dropout as dropout_functions  # (the name `dropout` is torch's function, star-imported below)
 from .activation import *  # noqa: F403
@@ -51,6 +53,7 @@ __all__ = [
     "conv_transpose3d",
     "ints",
     "linear",
+    "pad",
     "pair",
     "use_conv_lowering",
 ]

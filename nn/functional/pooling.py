@@ -324,6 +324,8 @@ def _adaptive_avg_pools(dims: int, shapes: str) -> Callable[..., Any]:
 
     def pool(input: Any, output_size: Any) -> Variable:  # noqa: A002 (torch's names)
         size = _list_with_default(output_size, input.shape)  # (None keeps the input's size)
+        if not isinstance(size, int) and len(size) != dims:
+            raise RuntimeError(f"adaptive_avg_pool{dims}d: output_size must be {dims}")
         return ops.adaptive_avg_pool(input, output_size=(size,) * dims if isinstance(size, int) else tuple(size))
 
     doc = f"Mean over adaptive windows of {shapes} (None in output_size keeps that size)."

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from .. import functional as F
 from ..module import Module
-from .init import _uniform
+from .init import _bias_uniform, _kaiming_uniform
 
 __all__ = ["Linear"]
 
@@ -20,9 +19,9 @@ class Linear(Module):
     ) -> None:
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
-        bound = 1 / math.sqrt(in_features) if in_features > 0 else 0.0
-        self.weight = _uniform((out_features, in_features), bound, device, dtype)
-        self.bias = _uniform((out_features,), bound, device, dtype) if bias else None
+        shape = (out_features, in_features)
+        self.weight = _kaiming_uniform(shape, device, dtype)
+        self.bias = _bias_uniform(shape, out_features, device, dtype) if bias else None
 
     def forward(self, x: Any) -> Any:
         return F.linear(x, self.weight, self.bias)
