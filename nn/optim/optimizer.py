@@ -1,14 +1,26 @@
-"""The base of the optimizers: parameter groups, per-parameter state and torch.optim's state-dict layout."""
+"""The base of the optimizers: parameter groups, per-parameter state and torch.optim's state-dict layout.
+
+A subclass states its hyperparameters (`defaults`) and writes `_update(param, grad, state, group)`: one
+parameter's update on tensors, as torch's single-tensor (for-loop) implementation does it, so that
+trajectories match torch.optim's. The base runs it under `torch.no_grad()` for every parameter that has a
+gradient, and keeps the state torch keeps, with torch's key names, so state dicts move both ways.
+"""
 
 from __future__ import annotations
 
+import inspect
 import warnings
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from copy import deepcopy
+from itertools import chain
 from typing import Any
 
 import torch
 
-from autograd_engine import Variable
+from autograd_engine import Variable, enable_grad
+
+__all__ = ["Optimizer"]
 
 
 class Optimizer:
@@ -23,7 +35,7 @@ class Optimizer:
                 "params argument given to the optimizer should be an iterable of Tensors or dicts, but got "
                 + _typename(params)
             )
-        self.state: dict[Variable, dict[str, Any]] = {}
+        self.state: defaultdict[Variable, dict[str, Any]] = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
         groups = list(params)
         if not groups:
@@ -31,9 +43,17 @@ class Optimizer:
         for group in groups if isinstance(groups[0], dict) else [{"params": groups}]:
             self.add_param_group(group)
 
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines += [f"    {key}: {group[key]}" for key in sorted(group) if key != "params"]
+        return "\n".join(lines) + "\n)"
+
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a group (a dict with 'params' and hyperparameters that override the defaults), as torch does:
-        a parameter may appear in one group only, and must be a leaf."""
+        the dict itself is kept (missing options filled in), a parameter may appear in one group only and
+        must be a leaf; `(name, parameter)` pairs (from `named_parameters()`) also record 'param_names'."""
         if not isinstance(param_group, dict):
             raise TypeError(f"param_group must be a dict, but got {type(param_group)}")
         params = param_group["params"]
@@ -43,19 +63,17 @@ class Optimizer:
                 "in sets will change between runs. Please use a list instead."
             )
         params = [params] if isinstance(params, (Variable, torch.Tensor)) else list(params)
+        names = [p[0] for p in params if isinstance(p, tuple)]
+        params = [p[1] if isinstance(p, tuple) else p for p in params]
+        if names and len(names) != len(params):
+            raise ValueError("all optimizer params should be with/without names. Some param names are missing")
+        if names:
+            param_group["param_names"] = names
         for p in params:
-            if isinstance(p, torch.Tensor):  # (torch would take it; here only Variables get a .grad)
-                raise TypeError(
-                    f"optimizer can only optimize Variables (nn.Parameter), but one of the params is a plain "
-                    f"{_typename(p)}, which never gets a gradient: wrap it, nn.Parameter(tensor)"
-                )
-            if not isinstance(p, Variable):
-                raise TypeError(f"optimizer can only optimize Tensors, but one of the params is {_typename(p)}")
-            if not p.is_leaf:
-                raise ValueError(
-                    f"can't optimize a non-leaf Tensor (a Variable computed by {p.op}: an update of it would not "
-                    "reach the parameters it came from; pass those)"
-                )
+            _check_param(p)
+        param_group["params"] = params
+        for name, default in self.defaults.items():
+            param_group.setdefault(name, default)
         ids = {id(p) for p in params}  # (Variables compare elementwise: identity says which are the same)
         if len(ids) != len(params):
             warnings.warn(
@@ -63,53 +81,197 @@ class Optimizer:
                 "error; see github.com/pytorch/pytorch/issues/40967 for more information",
                 stacklevel=3,
             )
+        for group in self.param_groups:
+            if ("param_names" in param_group) != ("param_names" in group):
+                with_names = "with names" if "param_names" in param_group else "without names"
+                raise ValueError(
+                    "all optimizer param groups should be with/without names. "
+                    f"cannot add param group {with_names} to the optimizer"
+                )
         if any(id(p) in ids for group in self.param_groups for p in group["params"]):
             raise ValueError("some parameters appear in more than one parameter group")
-        self.param_groups.append({**self.defaults, **param_group, "params": params})
+        self.param_groups.append(param_group)
 
-    def zero_grad(self) -> None:
-        """Forget gradients (set to None, torch's default)."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget gradients: set them to None (torch's default), or zero them in place (set_to_none=False,
+        cut from any graph a create_graph backward gave them)."""
         for group in self.param_groups:
             for p in group["params"]:
-                p.grad = None
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    if p.grad.requires_grad:
+                        p.grad = p.grad.detach()
+                    p.grad.data.zero_()
 
-    @torch.no_grad()
-    def step(self) -> None:
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None:
-                    self._update(p.data, p.grad.data, self.state.setdefault(p, {}), group)
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """One update of every parameter that has a gradient; `closure` (re-evaluating the model and
+        returning the loss) runs first with recording on, and its loss is returned, as in torch."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad(), enable_grad():
+                loss = closure()
+        with torch.no_grad():
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    state = self.state.get(p, {})  # (created only if the update keeps something, as torch)
+                    self._update(p.data, p.grad.data, state, group)
+                    if state:
+                        self.state[p] = state
+        return loss
 
     def _update(self, param: torch.Tensor, grad: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        """Update `param` in place from `grad`, reading and writing its `state` (torch's keys)."""
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, Any]:
-        """torch.optim's layout: parameters referred to by their index across groups."""
-        index = {p: i for i, p in enumerate(p for g in self.param_groups for p in g["params"])}
-        groups = [
-            {**{k: v for k, v in g.items() if k != "params"}, "params": [index[p] for p in g["params"]]}
-            for g in self.param_groups
-        ]
-        return {"state": {index[p]: dict(s) for p, s in self.state.items()}, "param_groups": groups}
+        """torch.optim's layout: parameters referred to by their index across groups (a duplicate by its
+        first), the state by those indices; tensors are shared with the optimizer, as in torch."""
+        index: dict[int, int] = {}
+        groups = []
+        start = 0
+        for group in self.param_groups:
+            index.update({id(p): i for i, p in enumerate(group["params"], start) if id(p) not in index})
+            packed = {k: v for k, v in group.items() if k != "params"}
+            packed["params"] = [index[id(p)] for p in group["params"]]
+            start += len(packed["params"])
+            groups.append(packed)
+        state = {index[id(p)] if isinstance(p, Variable) else p: s for p, s in self.state.items()}
+        return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        groups = state_dict["param_groups"]
-        if len(groups) != len(self.param_groups) or any(
-            len(a["params"]) != len(b["params"]) for a, b in zip(groups, self.param_groups)
-        ):
+        """Load a state dict of this optimizer or of its torch.optim twin: the groups' options replace ours,
+        state tensors move to their parameter's device (and floating dtype; `step` stays as saved), and
+        options an older state dict lacks get the constructor's defaults."""
+        saved_groups = deepcopy(state_dict["param_groups"])
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError("loaded state dict has a different number of parameter groups")
+        if any(len(a["params"]) != len(b["params"]) for a, b in zip(saved_groups, self.param_groups)):
             raise ValueError(
-                f"{type(self).__name__}.load_state_dict: the saved parameter groups do not match this optimizer's"
+                "loaded state dict contains a parameter group that doesn't match the size of optimizer's group"
             )
-        params = [p for g in self.param_groups for p in g["params"]]
-        for saved, group in zip(groups, self.param_groups):
-            group.update({k: v for k, v in saved.items() if k != "params"})
-        self.state = {
-            params[int(i)]: {k: v.to(params[int(i)].device) if isinstance(v, torch.Tensor) else v for k, v in s.items()}
-            for i, s in state_dict["state"].items()
+        for group in saved_groups:
+            refuse_unsupported(group)
+        params = dict(
+            zip(
+                chain.from_iterable(g["params"] for g in saved_groups),
+                chain.from_iterable(g["params"] for g in self.param_groups),
+            )
+        )
+        flags = {i: g for g in saved_groups for i in g["params"]}
+        state: defaultdict[Any, dict[str, Any]] = defaultdict(dict)
+        for i, s in state_dict["state"].items():
+            if i in params:
+                state[params[i]] = _cast(params[i], s, steps_on_device=_steps_on_device(flags[i]))
+            else:
+                state[i] = s
+        fill = self._option_defaults()
+        for saved, group in zip(saved_groups, self.param_groups):
+            saved["params"] = group["params"]
+            if "param_names" in group and "param_names" not in saved:
+                saved["param_names"] = group["param_names"]
+            for key, value in fill.items():
+                saved.setdefault(key, value)
+        for s in state.values():
+            if "step" in s and not isinstance(s["step"], torch.Tensor):  # (an int from an older version)
+                s["step"] = torch.tensor(float(s["step"]), dtype=scalar_dtype())
+        self.state, self.param_groups = state, saved_groups
+
+    def _option_defaults(self) -> dict[str, Any]:
+        """What an option missing from an older state dict means: the constructor's default for it (as
+        torch's `__setstate__` fills them), else this optimizer's own value."""
+        signature = inspect.signature(type(self).__init__).parameters
+        return {
+            k: signature[k].default if k in signature and signature[k].default is not inspect.Parameter.empty else v
+            for k, v in self.defaults.items()
         }
 
 
-__all__ = ["Optimizer"]
+def check_options(
+    *, foreach: bool | None = None, fused: bool | None = None, differentiable: bool = False, **values: Any
+) -> None:
+    """torch.optim's constructor checks, in the order given: each hyperparameter >= 0 (ValueError with
+    torch's message), a tensor lr of one element, and the flags: differentiable is refused (updates run
+    under no_grad); foreach and fused are accepted (the for-loop update always runs; its values are
+    torch's for-loop ones), but not together, as in torch."""
+    for name, value in values.items():
+        if name == "lr" and isinstance(value, torch.Tensor) and value.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+        if not 0.0 <= value:
+            raise ValueError(f"Invalid {_PHRASES.get(name, name + ' value')}: {value}")
+    if fused and differentiable:
+        raise RuntimeError("`fused` does not support `differentiable`")
+    if fused and foreach:
+        raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+    refuse_unsupported({"differentiable": differentiable})
+
+
+def refuse_unsupported(group: dict[str, Any]) -> None:
+    """Refuse what would give the options a meaning other than torch's: differentiable=True."""
+    if group.get("differentiable"):
+        raise NotImplementedError(
+            "differentiable=True is not supported: the optimizers update tensors in place under no_grad "
+            "(differentiate through an update by writing it with autograd_engine ops on Variables)"
+        )
+
+
+_PHRASES = {"lr": "learning rate", "eps": "epsilon value"}
+
+
+def to_scalar(x: Any) -> Any:
+    """A hyperparameter given as a one-element tensor, as a 0-d tensor (torch's `_to_scalar`)."""
+    return x.squeeze() if isinstance(x, torch.Tensor) and x.dim() != 0 else x
+
+
+def scalar_dtype(fused: bool | None = None) -> torch.dtype:
+    """The dtype of the `step` counter: float32, or float64 when that is torch's default dtype (not fused)."""
+    return torch.float64 if not fused and torch.get_default_dtype() == torch.float64 else torch.float32
+
+
+def new_step(param: torch.Tensor, group: dict[str, Any]) -> torch.Tensor:
+    """A zero `step` counter where torch keeps it: on the CPU, or beside the parameter when capturable/fused."""
+    if _steps_on_device(group):
+        return torch.zeros((), dtype=scalar_dtype(group.get("fused")), device=param.device)
+    return torch.tensor(0.0, dtype=scalar_dtype())
+
+
+def _steps_on_device(group: dict[str, Any]) -> bool:
+    return bool(group.get("capturable") or group.get("fused"))
+
+
+def _cast(param: Variable, value: Any, steps_on_device: bool, key: str | None = None) -> Any:
+    """A loaded state value for `param`: tensors on its device, floating ones in its dtype, except `step`
+    (kept as saved, or float32 on the device when capturable/fused); containers copied, as torch does."""
+    if isinstance(value, torch.Tensor):
+        if key == "step":
+            return value.to(dtype=torch.float32, device=param.device) if steps_on_device else value
+        if param.data.is_floating_point():
+            return value.to(dtype=param.dtype, device=param.device)
+        return value.to(device=param.device)
+    if isinstance(value, dict):
+        return {k: _cast(param, v, steps_on_device, k) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_cast(param, v, steps_on_device) for v in value)
+    return value
+
+
+def _check_param(p: Any) -> None:
+    if isinstance(p, torch.Tensor):  # (torch would take it; here only Variables get a .grad)
+        raise TypeError(
+            f"optimizer can only optimize Variables (nn.Parameter), but one of the params is a plain "
+            f"{_typename(p)}, which never gets a gradient: wrap it, nn.Parameter(tensor)"
+        )
+    if not isinstance(p, Variable):
+        raise TypeError(f"optimizer can only optimize Tensors, but one of the params is {_typename(p)}")
+    if not p.is_leaf:
+        raise ValueError(
+            f"can't optimize a non-leaf Tensor (a Variable computed by {p.op}: an update of it would not "
+            "reach the parameters it came from; pass those)"
+        )
 
 
 def _typename(x: Any) -> str:
