@@ -113,8 +113,9 @@ def scaled_dot_product_attention(
         keep = mask if keep is None else keep & mask
     elif attn_mask is not None:
         scores = scores + attn_mask
-    if keep is not None:
-        scores = ops.where(keep, scores, -math.inf)
+    if keep is not None:  # added as 0 / -inf, as torch's math path does (a `where` costs 30x in backward)
+        bias = torch.zeros(keep.shape, dtype=scores.dtype, device=scores.device)
+        scores = scores + bias.masked_fill_(~keep, -math.inf)
     weights = _softmax_of_kept(scores) if attn_mask is not None else ag.softmax(scores, -1)
     if dropout_p > 0:
         weights = _dropout(weights, dropout_p)
