@@ -46,50 +46,158 @@ class _IncompatibleKeys(NamedTuple):
         return repr(self)
 
 
+def _remove(name: str, *tables: Any) -> None:
+    """Take `name` out of each dict or set in `tables` (before it is registered as something else)."""
+    for table in tables:
+        if isinstance(table, set):
+            table.discard(name)
+        else:
+            table.pop(name, None)
+
+
+def _addindent(text: str) -> str:
+    """Indent every line of a child's repr but the first by two spaces, as torch prints nested modules."""
+    return text.replace("\n", "\n  ")
+
+
 class Module:
-    """Base class of layers: parameters and sub-modules are found by attribute assignment, as in torch.
+    """Base class of layers, with torch.nn.Module's API: parameters, buffers and sub-modules are found by
+    attribute assignment (or `register_*`), and state dicts have torch's keys and order.
 
     Calling a module runs `forward` inside a graph scope named after its place in the model
     (`Sequential/0:Conv2d`), which the graph tools use to group nodes.
     """
 
+    training: bool
+
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent_buffers_set", set())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_label", None)
         object.__setattr__(self, "_forward_hooks", {})
         self.training = True
 
     # --- registration ------------------------------------------------------------------------
-    def __setattr__(self, name: str, value: Any) -> None:
+    def _check_name(self, kind: str, name: Any, table: Mapping[str, Any]) -> None:
+        """torch's checks on the name of a new parameter, buffer or module."""
+        if not isinstance(name, str):
+            raise TypeError(f"{kind} name should be a string. Got {torch.typename(name)}")
+        if "." in name:
+            raise KeyError(f'{kind} name can\'t contain "."' + (f", got: {name}" if kind == "module" else ""))
+        if name == "":
+            raise KeyError(f'{kind} name can\'t be empty string ""')
+        if hasattr(self, name) and name not in table:
+            raise KeyError(f"attribute '{name}' already exists")
+
+    def _initialised(self, what: str) -> None:
         if "_parameters" not in self.__dict__:
-            raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
-        params, modules = self._parameters, self._modules
-        for table in (params, modules, self.__dict__):
-            table.pop(name, None)
-        if isinstance(value, Parameter) or (value is None and name in ("bias", "weight")):
-            if value is not None and value.name is None:
-                value.name = name
-            params[name] = value
+            raise AttributeError(
+                f"cannot assign {what} before Module.__init__() call: call super().__init__() first in "
+                f"{type(self).__name__}.__init__"
+            )
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Add `param` (or None: an optional parameter left out of state dicts) under `name`."""
+        self._initialised("parameter")
+        self._check_name("parameter", name, self._parameters)
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(
+                f"cannot assign '{torch.typename(param)}' object to parameter '{name}' (nn.Parameter or None required)"
+            )
+        if param is not None and param.name is None:
+            param.name = name
+        self._parameters[name] = param
+
+    def register_buffer(self, name: str, tensor: torch.Tensor | None, persistent: bool = True) -> None:
+        """Add a plain tensor (no gradient) under `name`: moved and cast with the module, and part of the
+        state dict unless `persistent` is False (None: a slot left out of state dicts)."""
+        self._initialised("buffer")
+        self._check_name("buffer", name, self._buffers)
+        if tensor is not None and not isinstance(tensor, torch.Tensor):
+            hint = "; buffers hold no gradient: pass its .data" if isinstance(tensor, Variable) else ""
+            raise TypeError(
+                f"cannot assign '{torch.typename(tensor)}' object to buffer '{name}' "
+                f"(torch Tensor or None required{hint})"
+            )
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent_buffers_set.discard(name)
+        else:
+            self._non_persistent_buffers_set.add(name)
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Add a child module under `name` (None: an empty slot)."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{torch.typename(module)} is not a Module subclass")
+        self._check_name("module", name, self._modules)
+        self._adopt(name, module)
+
+    def register_module(self, name: str, module: Module | None) -> None:
+        """Alias for `add_module`."""
+        self.add_module(name, module)
+
+    def _adopt(self, name: str, module: Module | None) -> None:
+        """Store a child under `name`; its graph scope is named after that place ('0:Conv2d')."""
+        if module is not None:
+            object.__setattr__(module, "_label", f"{name}:{type(module).__name__}")
+        self._modules[name] = module
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """torch's rules: a Parameter registers as a parameter and a Module as a child; a registered name
+        takes only its own kind (or None) and a buffer's name a tensor. A layer's `weight`/`bias` set to
+        None is an absent parameter, as torch's `register_parameter(name, None)`."""
+        params = self.__dict__.get("_parameters")
+        if isinstance(value, Parameter):
+            self._initialised("parameters")
+            _remove(name, self.__dict__, self._buffers, self._modules, self._non_persistent_buffers_set)
+            self.register_parameter(name, value)
+        elif params is not None and name in params:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign '{torch.typename(value)}' as parameter '{name}' (nn.Parameter or None expected)"
+                )
+            params[name] = None
         elif isinstance(value, Module):
-            object.__setattr__(value, "_label", f"{name}:{type(value).__name__}")
-            modules[name] = value
+            self._initialised("module")
+            _remove(name, self.__dict__, params, self._buffers, self._non_persistent_buffers_set)
+            self._adopt(name, value)
+        elif params is not None and name in self._modules:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign '{torch.typename(value)}' as child module '{name}' (nn.Module or None expected)"
+                )
+            self._modules[name] = None
+        elif params is not None and name in self._buffers:
+            self.register_buffer(name, value, name not in self._non_persistent_buffers_set)
+        elif params is not None and value is None and name in ("weight", "bias"):
+            _remove(name, self.__dict__)
+            params[name] = None
         else:
             object.__setattr__(self, name, value)
 
     def __getattr__(self, name: str) -> Any:
-        for table in ("_parameters", "_modules"):
+        for table in ("_parameters", "_buffers", "_modules"):
             entries = self.__dict__.get(table, {})
             if name in entries:
                 return entries[name]
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __delattr__(self, name: str) -> None:
-        for table in (self._parameters, self._modules):
-            if name in table:
-                del table[name]
-                return
-        object.__delattr__(self, name)
+        if name in self._parameters:
+            del self._parameters[name]
+        elif name in self._buffers:
+            del self._buffers[name]
+            self._non_persistent_buffers_set.discard(name)
+        elif name in self._modules:
+            del self._modules[name]
+        else:
+            object.__delattr__(self, name)
+
+    def __dir__(self) -> list[str]:
+        keys = [*dir(type(self)), *self.__dict__, *self._parameters, *self._modules, *self._buffers]
+        return sorted(key for key in set(keys) if not key[0].isdigit())
 
     # --- running -----------------------------------------------------------------------------
     def forward(self, *args: Any, **kwargs: Any) -> Any:
@@ -128,8 +236,12 @@ class Module:
         return HookHandle(self._forward_hooks, key)
 
     def train(self, mode: bool = True) -> Module:
-        for m in self.modules():
-            m.training = mode
+        """Set `training` on this module and, through their own `train`, on its children; returns self."""
+        if not isinstance(mode, bool):
+            raise ValueError("training mode is expected to be boolean")
+        self.training = mode
+        for child in self.children():
+            child.train(mode)
         return self
 
     def eval(self) -> Module:
@@ -137,50 +249,209 @@ class Module:
 
     # --- traversal ---------------------------------------------------------------------------
     def named_children(self) -> Iterator[tuple[str, Module]]:
-        yield from self._modules.items()
+        seen: set[int] = set()
+        for name, child in self._modules.items():
+            if child is not None and id(child) not in seen:
+                seen.add(id(child))
+                yield name, child
 
     def children(self) -> Iterator[Module]:
         return (m for _, m in self.named_children())
 
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+    def named_modules(
+        self, memo: set[Module] | None = None, prefix: str = "", remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Module]]:
+        """This module and all below it, depth first, each once (unless `remove_duplicate` is False)."""
+        memo = set() if memo is None else memo
+        if self in memo:
+            return
+        if remove_duplicate:
+            memo.add(self)
         yield prefix, self
         for name, child in self._modules.items():
-            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+            if child is not None:
+                yield from child.named_modules(memo, f"{prefix}.{name}" if prefix else name, remove_duplicate)
 
     def modules(self) -> Iterator[Module]:
         return (m for _, m in self.named_modules())
 
-    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
+    def _named_members(
+        self, table: str, prefix: str, recurse: bool, remove_duplicate: bool
+    ) -> Iterator[tuple[str, Any]]:
+        """Entries of each module's `table` ('_parameters' or '_buffers') under dotted names, in torch's order."""
         seen: set[int] = set()
-        mods = self.named_modules(prefix) if recurse else iter([(prefix, self)])
-        for path, module in mods:
-            for name, p in module._parameters.items():
-                if p is not None and id(p) not in seen:
-                    seen.add(id(p))
-                    yield (f"{path}.{name}" if path else name), p
+        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
+        for path, module in modules:
+            for name, value in getattr(module, table).items():
+                if value is None or id(value) in seen:
+                    continue
+                if remove_duplicate:
+                    seen.add(id(value))
+                yield (f"{path}.{name}" if path else name), value
+
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Parameter]]:
+        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         return (p for _, p in self.named_parameters(recurse=recurse))
 
+    def named_buffers(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, torch.Tensor]]:
+        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
+
+    def buffers(self, recurse: bool = True) -> Iterator[torch.Tensor]:
+        return (b for _, b in self.named_buffers(recurse=recurse))
+
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    def zero_grad(self) -> None:
+    def get_submodule(self, target: str) -> Module:
+        """The module at the dotted path `target` ('' is self); AttributeError naming the step that fails."""
+        module = self
+        for item in target.split(".") if target else []:
+            if not hasattr(module, item):
+                raise AttributeError(f"{module._get_name()} has no attribute `{item}`")
+            module = getattr(module, item)
+            if not isinstance(module, Module):
+                raise AttributeError(f"`{item}` is not an nn.Module")
+        return module
+
+    def _get_member(self, target: str, kind: str, table: str) -> Any:
+        path, _, name = target.rpartition(".")
+        module = self.get_submodule(path)
+        if not hasattr(module, name):
+            raise AttributeError(f"{module._get_name()} has no attribute `{name}`")
+        if name not in getattr(module, table):
+            raise AttributeError(f"`{name}` is not {kind}")
+        return getattr(module, name)
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The parameter at the dotted path `target` ('0.weight')."""
+        param = self._get_member(target, "an nn.Parameter", "_parameters")
+        if param is None:
+            raise AttributeError(f"`{target.rpartition('.')[2]}` is not an nn.Parameter")
+        return param  # type: ignore[no-any-return]
+
+    def get_buffer(self, target: str) -> torch.Tensor:
+        """The buffer at the dotted path `target` ('0.running_mean')."""
+        return self._get_member(target, "a buffer", "_buffers")  # type: ignore[no-any-return]
+
+    # --- parameters, buffers and their tensors -----------------------------------------------
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
+        """Call `fn` on every child (recursively, children first) and then on self; returns self."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Set `requires_grad` of every parameter; returns self."""
         for p in self.parameters():
-            p.grad = None
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the parameters' gradients (None), or with `set_to_none=False` zero them in place (detached)."""
+        for p in self.parameters():
+            if p.grad is None:
+                continue
+            if set_to_none:
+                p.grad = None
+            else:
+                p.grad = p.grad.detach()
+                p.grad.data.zero_()
+
+    def _apply(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> Module:
+        """Replace the tensor of every parameter (and gradient) and every buffer by `fn` of it, children
+        first, as torch's `_apply`; the Parameter objects stay, so optimizers keep them."""
+        for child in self.children():
+            child._apply(fn)
+        for p in self._parameters.values():
+            if p is None:
+                continue
+            p.data = fn(p.data)
+            p._node = None  # the cached leaf node describes the old dtype and device
+            if p.grad is not None:
+                p.grad = Variable(fn(p.grad.data))
+        for name, buffer in self._buffers.items():
+            if buffer is not None:
+                self._buffers[name] = fn(buffer)
+        return self
+
+    def _cast_floating(self, dtype: torch.dtype) -> Module:
+        """Cast floating-point parameters and buffers; integer ones (num_batches_tracked) keep their dtype."""
+        return self._apply(lambda t: t.to(dtype) if t.is_floating_point() else t)
+
+    def double(self) -> Module:
+        return self._cast_floating(torch.float64)
+
+    def float(self) -> Module:
+        return self._cast_floating(torch.float32)
+
+    def half(self) -> Module:
+        return self._cast_floating(torch.float16)
+
+    def bfloat16(self) -> Module:
+        return self._cast_floating(torch.bfloat16)
+
+    def cuda(self, device: int | str | torch.device | None = None) -> Module:
+        return self._apply(lambda t: t.cuda(device))
+
+    def cpu(self) -> Module:
+        return self._apply(lambda t: t.cpu())
+
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """Move and/or cast parameters and buffers, with torch.nn.Module.to's arguments (device, dtype,
+        a tensor, non_blocking, memory_format): only floating-point and complex tensors change dtype."""
+        args = tuple(unwrap(a) for a in args)
+        device, dtype, non_blocking, memory_format = torch._C._nn._parse_to(*args, **kwargs)
+        if dtype is not None and not (dtype.is_floating_point or dtype.is_complex):
+            raise TypeError(
+                f"nn.Module.to only accepts floating point or complex dtypes, but got desired dtype={dtype}"
+            )
+
+        def convert(t: torch.Tensor) -> torch.Tensor:
+            cast = dtype if t.is_floating_point() or t.is_complex() else None
+            if memory_format is not None and t.dim() in (4, 5):
+                return t.to(device, cast, non_blocking, memory_format=memory_format)
+            return t.to(device, cast, non_blocking)
+
+        return self._apply(convert)
 
     # --- state -------------------------------------------------------------------------------
-    def state_dict(self) -> OrderedDict[str, torch.Tensor]:
-        """Parameter tensors under torch.nn's keys ('0.weight', ...): loads into the equal torch model."""
-        return OrderedDict((name, p.data) for name, p in self.named_parameters())
+    def _own_state(self) -> Iterator[tuple[str, Any]]:
+        """This module's own state-dict entries in torch's order: parameters, then persistent buffers."""
+        for name, param in self._parameters.items():
+            if param is not None:
+                yield name, param
+        for name, buffer in self._buffers.items():
+            if buffer is not None and name not in self._non_persistent_buffers_set:
+                yield name, buffer
+
+    def state_dict(
+        self, *, destination: dict[str, Any] | None = None, prefix: str = "", keep_vars: bool = False
+    ) -> dict[str, Any]:
+        """Parameter and persistent-buffer tensors under torch.nn's keys and order ('0.weight', '1.running_mean',
+        ...; module by module), so it loads into the equal torch model. `keep_vars` keeps the Parameters."""
+        out: dict[str, Any] = OrderedDict() if destination is None else destination
+        for name, value in self._own_state():
+            out[prefix + name] = value if keep_vars else unwrap(value).detach()
+        for name, child in self._modules.items():
+            if child is not None:
+                child.state_dict(destination=out, prefix=f"{prefix}{name}.", keep_vars=keep_vars)
+        return out
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> _IncompatibleKeys:
-        """Copy tensors into the parameters (in place, keeping device and dtype), as torch.nn does: returns
-        the missing and unexpected keys (`strict=False`; with `strict` they raise). Everything is checked
-        before anything is copied, so nothing loads on error; the RuntimeError names every bad key."""
+        """Copy tensors into the parameters and persistent buffers (in place, keeping device and dtype), as
+        torch.nn does: returns the missing and unexpected keys (`strict=False`; with `strict` they raise).
+        Everything is checked before anything is copied, so nothing loads on error; the RuntimeError names
+        every bad key."""
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
-        own = dict(self.named_parameters())
+        own = {name: unwrap(value) for name, value in self.state_dict(keep_vars=True).items()}
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         errors = []
@@ -189,36 +460,28 @@ class Module:
         if strict and unexpected:
             errors.append("Unexpected key(s) in state_dict: {}. ".format(", ".join(f'"{k}"' for k in unexpected)))
         values = {}
-        for name, param in own.items():
+        for name, target in own.items():
             if name not in state_dict:
                 continue
-            value = state_dict[name]
-            value = value.data if isinstance(value, Variable) else value
+            value = unwrap(state_dict[name])
             if not isinstance(value, torch.Tensor):
                 errors.append(
                     f'While copying the parameter named "{name}", expected torch.Tensor or Tensor-like object '
                     f"from checkpoint but received {type(value)}"
                 )
-            elif value.shape != param.shape:
+            elif value.shape != target.shape:
                 errors.append(
                     f"size mismatch for {name}: copying a param with shape {value.shape} from checkpoint, "
-                    f"the shape in current model is {param.shape}."
+                    f"the shape in current model is {target.shape}."
                 )
             else:
                 values[name] = value
         if errors:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
-        for name, value in values.items():
-            own[name].data.copy_(value)
+        with torch.no_grad():
+            for name, value in values.items():
+                own[name].copy_(value)
         return _IncompatibleKeys(missing, unexpected)
-
-    def to(self, *args: Any, **kwargs: Any) -> Module:
-        """Move or cast every parameter (same arguments as torch.Tensor.to); gradients are dropped."""
-        for p in self.parameters():
-            p.data = p.data.to(*args, **kwargs)
-            p.grad = None
-            p._node = None  # the cached leaf node describes the old dtype/device
-        return self
 
     # --- display -----------------------------------------------------------------------------
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
@@ -235,10 +498,18 @@ class Module:
                 bundle["image/svg+xml"] = svg
         return bundle
 
+    def _get_name(self) -> str:
+        return type(self).__name__
+
     def extra_repr(self) -> str:
+        """The text inside the parentheses of this module's repr (its settings); one line or several."""
         return ""
 
     def __repr__(self) -> str:
-        lines = [f"({name}): " + repr(child).replace("\n", "\n  ") for name, child in self._modules.items()]
-        head = f"{type(self).__name__}({self.extra_repr()}"
-        return head + ")" if not lines else head + "\n  " + "\n  ".join(lines) + "\n)"
+        text = self.extra_repr()
+        extra = text.split("\n") if text else []
+        children = [f"({name}): " + _addindent(repr(child)) for name, child in self._modules.items()]
+        if len(extra) == 1 and not children:
+            return f"{self._get_name()}({extra[0]})"
+        lines = extra + children
+        return f"{self._get_name()}(" + ("\n  " + "\n  ".join(lines) + "\n" if lines else "") + ")"

@@ -161,9 +161,9 @@ class DistributedDataParallel(Module):
             else:
                 p.grad.data.copy_(part)
 
-    def state_dict(self) -> Any:
+    def state_dict(self, *, destination: Any = None, prefix: str = "", keep_vars: bool = False) -> Any:
         """The wrapped module's state dict (keys without a 'module.' prefix)."""
-        return self.module.state_dict()
+        return self.module.state_dict(destination=destination, prefix=prefix, keep_vars=keep_vars)
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> Any:
         """Load into the wrapped module (keys without a 'module.' prefix); returns its missing and unexpected keys."""
