@@ -241,3 +241,18 @@ def test_conv_layers_have_second_derivatives(lowering, device):
         )
     )
     assert ag.gradgradcheck(f, [x, w1, w2], atol=1e-4)
+
+
+def test_every_layer_is_an_nn_name_that_type_checkers_see():
+    """nn re-imports every layer by name (mypy does not follow nn -> layers -> family star imports)."""
+    import ast
+    from pathlib import Path
+
+    import nn.layers
+
+    tree = ast.parse((Path(nn.__file__).parent / "__init__.py").read_text())
+    imports = [node for node in tree.body if isinstance(node, ast.ImportFrom) and node.module == "layers"]
+    named = {alias.name for node in imports for alias in node.names}
+    families = {m for m in nn.layers.__all__ if m.islower()}
+    assert named - {"*"} == set(nn.layers.__all__) - families
+    assert all(getattr(nn, name) is getattr(nn.layers, name) for name in named - {"*"})
