@@ -11,6 +11,7 @@ from . import ops
 from .backward import backward, gradients
 from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
 from .checkpoint import checkpoint
+from .compile import compile  # (autograd_engine.compile is the package; ag.compile the callable it defines)
 from .transforms import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
 from . import composites
 from .composites.creation import *  # noqa: F403  (the torch-style API, family by family)
@@ -52,6 +53,7 @@ __all__ = [
     "backward",
     "check_primitive",
     "checkpoint",
+    "compile",
     "composites",
     "detect_anomaly",
     "enable_grad",

@@ -328,8 +328,15 @@ at the same time would otherwise both find `.grad` unset, or overlap their in-pl
 one gradient. One lock for all: it is taken once per leaf and pass, and held only for the add."""
 
 
+grad_written: Callable[[Variable], None] | None = None
+"""Set by `ag.compile` while it traces (in any thread): told of each Variable before its `.grad` is
+written here, so that a replay can rebind `.grad` to the replayed gradient."""
+
+
 def accumulate_into(var: Variable, g: Any, create_graph: bool) -> None:
     """Add `g` into `var.grad`, like torch: in place when no graph is involved."""
+    if grad_written is not None:
+        grad_written(var)
     with _accumulating:
         if create_graph:
             var.grad = g if var.grad is None else var.grad + g
