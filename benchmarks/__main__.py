@@ -64,6 +64,17 @@ def chain_backward_group(n: int) -> Group:
     )
 
 
+def first_call_group(batch: int, device: str) -> Group:
+    """The first call of a freshly compiled train step (it records the step) against an eager step."""
+    setup, first = workloads.compiled_first_call(batch, device=device)
+    return Group(
+        f"seed-model train step, batch {batch}: the first call of ag.compile (tracing)",
+        {"engine, native lowering": workloads.engine_train_step(batch, "native", device=device), "first call": first},
+        "engine, native lowering",
+        setups={"first call": setup},
+    )
+
+
 def build_groups(quick: bool, device: str = "cpu") -> list[Group]:
     """The timed workloads; on CUDA only the train step and inference (the rest measure Python)."""
     batches = [64] if quick else [64, 256]
@@ -77,11 +88,15 @@ def build_groups(quick: bool, device: str = "cpu") -> list[Group]:
                     "torch.nn native conv": workloads.torch_train_step(b, same_graph=False, device=device),
                     "engine, unfold lowering": workloads.engine_train_step(b, "unfold", device=device),
                     "engine, native lowering": workloads.engine_train_step(b, "native", device=device),
+                    "engine compiled (ag.compile), native lowering": workloads.engine_train_step(
+                        b, "native", device=device, compiled=True
+                    ),
                 },
                 baseline="torch autograd, same graph",
                 also="torch.nn native conv",
             )
         )
+    groups.append(first_call_group(64, device))
     size = 128 if quick else 512
     groups.append(
         Group(
@@ -103,6 +118,9 @@ def build_groups(quick: bool, device: str = "cpu") -> list[Group]:
                 {
                     "torch.nn native conv": workloads.torch_train_step(64, False, device, arch="dncnn"),
                     "engine, native lowering": workloads.engine_train_step(64, "native", device, arch="dncnn"),
+                    "engine compiled (ag.compile)": workloads.engine_train_step(
+                        64, "native", device, arch="dncnn", compiled=True
+                    ),
                 },
                 baseline="torch.nn native conv",
             )
@@ -112,7 +130,11 @@ def build_groups(quick: bool, device: str = "cpu") -> list[Group]:
     groups.append(
         Group(
             f"{n:,}-op chain on 16 elements, forward + backward",
-            {"torch autograd": workloads.chain(n, engine=False), "engine": workloads.chain(n, engine=True)},
+            {
+                "torch autograd": workloads.chain(n, engine=False),
+                "engine": workloads.chain(n, engine=True),
+                "engine compiled (ag.compile)": workloads.compiled_chain(n),
+            },
             baseline="torch autograd",
         )
     )
@@ -134,6 +156,15 @@ def build_groups(quick: bool, device: str = "cpu") -> list[Group]:
                 baseline="torch",
             )
         )
+    gpt_batch = 8 if quick else 32
+    groups.append(
+        Group(
+            f"GPT train step (examples/gpt default model), batch {gpt_batch}",
+            {v: workloads.gpt_train_step(v, gpt_batch) for v in ("torch autograd", "torch.nn", "engine")},
+            baseline="torch autograd",
+            also="torch.nn",
+        )
+    )
     groups.append(chain_backward_group(10_000 if quick else 100_000))
     if not quick:
         groups.append(
@@ -146,7 +177,8 @@ def build_groups(quick: bool, device: str = "cpu") -> list[Group]:
     return groups
 
 
-BASELINES = ("torch-same-graph", "torch-chain", "torch-dncnn")  # the torch row each memory ratio divides by
+BASELINES = ("torch-same-graph", "torch-chain", "torch-dncnn", "torch-gpt-functional")
+"""The torch row each memory ratio divides by."""
 DNCNN_MEMORY = ("torch-dncnn", "engine-dncnn", "engine-dncnn-checkpointed")  # checkpointing pays on a deep stack
 
 
@@ -160,6 +192,8 @@ def memory_rows(quick: bool) -> list[tuple[str, str, int]]:
     cases += [(f"DnCNN train step, batch {b}", v, b) for v in DNCNN_MEMORY]
     n = 10_000 if quick else 100_000
     cases += [(f"{n:,}-op chain", v, n) for v in ("torch-chain", "engine-chain")]
+    b = 8 if quick else 32
+    cases += [(f"GPT train step, batch {b}", v, b) for v in ("torch-gpt-functional", "torch-gpt-nn", "engine-gpt")]
     # glibc then maps each tensor on its own and unmaps it when freed: resident memory follows live memory
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536", "OMP_NUM_THREADS": "1"}
     rows = []

@@ -27,6 +27,9 @@ VARIANTS = {
     ),
     "engine-chain": lambda arg: workloads.chain(arg, engine=True),
     "torch-chain": lambda arg: workloads.chain(arg, engine=False),
+    "engine-gpt": lambda arg: workloads.gpt_train_step("engine", arg),
+    "torch-gpt-functional": lambda arg: workloads.gpt_train_step("torch autograd", arg),
+    "torch-gpt-nn": lambda arg: workloads.gpt_train_step("torch.nn", arg),
 }
 
 

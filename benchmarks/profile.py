@@ -1,10 +1,10 @@
 """Where the time goes: a pyinstrument profile of one workload.
 
-    python -m benchmarks.profile [train|inference|chain] [--repeat N] [--html PATH]
+    python -m benchmarks.profile [train|inference|chain|gpt] [--repeat N] [--html PATH]
 
 `train` is the seed model's step at batch 64 (native lowering), `inference` a 512x512 image, `chain`
-the 2,000-op chain of tiny ops. The call tree is printed (and written as HTML with --html); frames
-under 2% of the time are left out.
+the 2,000-op chain of tiny ops, `gpt` a train step of examples/gpt's default model (batch 32). The call
+tree is printed (and written as HTML with --html); frames under 2% of the time are left out.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ WORKLOADS: dict[str, Callable[[], Callable[[], object]]] = {
     "train": lambda: workloads.engine_train_step(64, "native"),
     "inference": lambda: workloads.engine_inference("native"),
     "chain": lambda: workloads.chain(2_000, engine=True),
+    "gpt": lambda: workloads.gpt_train_step("engine"),
 }
 
 

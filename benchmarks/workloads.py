@@ -6,6 +6,7 @@ within one run of one process on one machine.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
@@ -35,8 +36,33 @@ def _engine_model(arch: str, lowering: str, device: str) -> nn.Module:
 
 
 def engine_train_step(
-    batch: int, lowering: str, device: str = "cpu", checkpointed: bool = False, arch: str = "seed"
+    batch: int,
+    lowering: str,
+    device: str = "cpu",
+    checkpointed: bool = False,
+    arch: str = "seed",
+    compiled: bool = False,
 ) -> Step:
+    """The engine's train step; `compiled`: the same step through ag.compile (timed once it replays)."""
+    step, x, y = _engine_step(batch, lowering, device, checkpointed, arch)
+    run = ag.compile(step) if compiled else step
+    return lambda: run(x, y).item()
+
+
+def compiled_first_call(batch: int, lowering: str = "native", device: str = "cpu") -> tuple[Step, Step]:
+    """(setup, measured): a fresh ag.compile of the engine's train step, and its first call, which traces."""
+    step, x, y = _engine_step(batch, lowering, device, False, "seed")
+    fresh: dict[str, Any] = {}
+
+    def setup() -> None:
+        fresh["run"] = ag.compile(step)
+
+    return setup, lambda: fresh["run"](x, y).item()
+
+
+def _engine_step(
+    batch: int, lowering: str, device: str, checkpointed: bool, arch: str
+) -> tuple[Callable[[torch.Tensor, torch.Tensor], Any], torch.Tensor, torch.Tensor]:
     model = _engine_model(arch, lowering, device)
     opt = nn.SGD(model.parameters(), lr=_lr(arch))
     x, y = torch.rand(batch, 3, 32, 32, device=device), torch.rand(batch, 3, 32, 32, device=device)
@@ -44,14 +70,14 @@ def engine_train_step(
 
     forward = _checkpointed(model, arch) if checkpointed else model
 
-    def step() -> float:
+    def step(x: torch.Tensor, y: torch.Tensor) -> Any:
         opt.zero_grad()
         loss = loss_fn(forward(ag.Variable(x)), y)
         loss.backward()
         opt.step()
-        return loss.item()
+        return loss.detach()
 
-    return step
+    return step, x, y
 
 
 def _checkpointed(model: Any, arch: str, size: int = 4) -> Callable[[Any], Any]:
@@ -174,6 +200,20 @@ def chain(n: int, engine: bool, torch_calls: bool = False) -> Step:
     return run
 
 
+def compiled_chain(n: int) -> Step:
+    """The chain's forward and backward through ag.compile, returning the value with the gradient (so that a
+    replay runs the forward's kernels too, as the other variants do)."""
+    start = torch.randn(16)
+
+    def forward_backward(x: torch.Tensor) -> Any:
+        v = ag.Variable(x, requires_grad=True)
+        loss = _chain(v, n)
+        loss.backward()
+        return loss.detach(), v.grad
+
+    return functools.partial(ag.compile(forward_backward), start)
+
+
 def chain_backward(n: int, engine: bool) -> tuple[Callable[[], object], Callable[[], object]]:
     """(setup, measured): the forward is built in setup, only backward is timed."""
     state: dict[str, Any] = {}
@@ -253,3 +293,38 @@ def activation(name: str, variant: str, shape: tuple[int, ...] = (256, 1024)) ->
         return x.grad
 
     return run
+
+
+# --- the GPT example's train step, three ways ------------------------------------------------------
+def gpt_train_step(variant: str, batch: int = 32) -> Step:
+    """One training step of examples/gpt's default model and options (forward, backward, clipping, AdamW, the
+    schedule) on `batch` windows: 'engine' (ag.value_and_grad of the functional model), 'torch autograd' (the
+    same functional model on tensors that require grad, torch.optim.AdamW) or 'torch.nn' (the twin)."""
+    from examples.gpt.backends import make_backend, make_schedule, param_groups
+    from examples.gpt.config import BETAS, TrainConfig
+    from examples.gpt.data import Vocab, builtin_corpus, random_windows
+    from examples.gpt.model import init_state, loss_fn, named_leaves, tree_of
+
+    cfg = TrainConfig(batch_size=batch, backend="torch" if variant == "torch.nn" else "engine")
+    corpus = builtin_corpus()
+    vocab = Vocab.of(corpus.train + corpus.val)
+    model = cfg.model(len(vocab))
+    x, y = random_windows(vocab.encode(corpus.train), cfg.context, batch, torch.Generator().manual_seed(0))
+    if variant != "torch autograd":
+        backend = make_backend(cfg, model, torch.device("cpu"))
+        return lambda: backend.train_step(x, y)
+    params = tree_of({k: v.requires_grad_() for k, v in init_state(model, cfg.seed).items()})
+    opt = torch.optim.AdamW(param_groups(named_leaves(params), cfg.weight_decay), lr=cfg.lr, betas=BETAS)
+    schedule = make_schedule(torch.optim.lr_scheduler, opt, cfg)
+    leaves = [p for _, p in named_leaves(params)]
+
+    def step() -> float:
+        opt.zero_grad()
+        loss = loss_fn(params, x, y, model, True, tnf)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(leaves, cfg.grad_clip)
+        opt.step()
+        schedule.step()
+        return loss.item()
+
+    return step

@@ -1,0 +1,7 @@
+"""python -m examples.gpt ..."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
