@@ -167,6 +167,7 @@ def test_train_refuses_to_replace_a_run_unless_asked(cache, trained, tmp_path, c
     (run / "samples.png").write_bytes(b"from the old run")
     code, _, _ = run_cli(capsys, "train", "--epochs", "1", *tiny(cache, run), "--seed", "1", "--overwrite")
     assert code == 0 and nn.load(run / "checkpoint.pt")["config"]["seed"] == 1
+    assert nn.load(run / "best.pt")["config"]["seed"] == 1
     assert (run / "samples.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -174,6 +175,7 @@ def test_stale_temporary_checkpoints_are_removed_when_a_run_resumes(cache, train
     run = tmp_path / "run"
     shutil.copytree(trained.parent, run)
     (run / ".checkpoint.pt.k3j2l1x9.tmp").write_bytes(b"half a checkpoint, killed with -9")
+    (run / ".best.pt.a8b7c6d5.tmp").write_bytes(b"half a best.pt, killed with -9")
     code, _, _ = run_cli(capsys, "train", "--epochs", "1", "--resume", *tiny(cache, run))
     assert code == 0 and not list(run.glob("*.tmp")) and nn.load(run / "checkpoint.pt")["epoch"] == 1
 
@@ -200,20 +202,31 @@ def test_a_read_only_run_folder_is_an_error_before_any_work(tmp_path, capsys):
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full, a device that is always full")
-def test_a_full_disk_is_reported_with_the_path_and_keeps_the_checkpoint(cache, trained, tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("full", ["checkpoint.pt", "best.pt"])
+def test_a_full_disk_is_reported_with_the_path_and_keeps_the_checkpoint(
+    cache, trained, tmp_path, capsys, monkeypatch, full
+):
     run = tmp_path / "run"
     shutil.copytree(trained.parent, run)
-    before = (run / "checkpoint.pt").read_bytes()
+    before = {name: (run / name).read_bytes() for name in ("checkpoint.pt", "best.pt")}
+    real_mkstemp = nn.serialization.tempfile.mkstemp
 
     def full_disk_file(prefix: str, suffix: str, dir: Path) -> tuple[int, str]:  # noqa: A002
+        if prefix != f".{full}.":
+            return real_mkstemp(prefix=prefix, suffix=suffix, dir=dir)
         return os.open("/dev/full", os.O_WRONLY), str(Path(dir) / f"{prefix}full{suffix}")
 
     monkeypatch.setattr(nn.serialization, "tempfile", SimpleNamespace(mkstemp=full_disk_file))
+    monkeypatch.setattr(Trainer, "validate", lambda self: 99.0)  # epoch 2 is the best: best.pt is written
     code, _, err = run_cli(capsys, "train", "--epochs", "2", "--resume", *tiny(cache, run))
     line = one_error_line(err)
-    assert code == 1 and line.startswith(f"error: disk full: could not write {run / 'checkpoint.pt'}; ")
+    assert code == 1 and line.startswith(f"error: disk full: could not write {run / full}; ")
     assert f"the last good checkpoint (after epoch 1) is kept in {run / 'checkpoint.pt'}" in line
-    assert (run / "checkpoint.pt").read_bytes() == before and not list(run.glob("*.tmp"))
+    assert (run / "checkpoint.pt").read_bytes() == before["checkpoint.pt"] and not list(run.glob("*.tmp"))
+    if full == "best.pt":  # written first: the checkpoint never gets ahead of it
+        assert (run / "best.pt").read_bytes() == before["best.pt"]
+    else:  # best.pt already holds epoch 2, which a resumed run trains again to the same weights
+        assert nn.load(run / "best.pt")["metrics"]["epoch"] == 2
     assert training.is_disk_full(OSError(errno.ENOSPC, "No space left on device"))
 
 
@@ -231,12 +244,14 @@ def test_weights_made_non_finite_by_the_last_step_are_never_saved(tmp_path):
         return loss
 
     trainer.backend.train_step = step
+    trainer.validate = lambda: 10.0 + trainer.epoch  # epoch 2 looks better
     with pytest.raises(TrainingDivergedError) as info:
         trainer.run(log=lambda s: None)
     assert "(model 0.weight holds nan) after epoch 2; they were not saved" in str(info.value)
     assert f"the last good checkpoint (after epoch 1) is kept in {trainer.checkpoint_path}" in str(info.value)
-    kept = nn.load(trainer.checkpoint_path)
-    assert kept["epoch"] == 1 and all(bool(t.isfinite().all()) for t in kept["model"].values())
+    for kept in nn.load(trainer.checkpoint_path), nn.load(trainer.best_path):
+        assert all(bool(t.isfinite().all()) for t in kept["model"].values())
+    assert nn.load(trainer.checkpoint_path)["epoch"] == 1 and nn.load(trainer.best_path)["metrics"]["epoch"] == 1
 
 
 def test_a_first_epoch_that_diverges_says_no_checkpoint_was_saved(tmp_path):
@@ -263,6 +278,64 @@ def test_resume_with_a_new_lr_trains_with_the_lr_it_records(cache, tmp_path, cap
     ckpt = nn.load(run / "checkpoint.pt")
     assert code == 0 and "learning rate" not in out
     assert ckpt["config"]["lr"] == 0.5 and [g["lr"] for g in ckpt["optimizer"]["param_groups"]] == [0.5]
+
+
+def scripted_validation(monkeypatch, psnrs: dict[int, float]) -> dict[int, dict[str, torch.Tensor]]:
+    """Validation that reports psnrs[epoch] (1-based); returns the weights each epoch was validated with."""
+    seen: dict[int, dict[str, torch.Tensor]] = {}
+
+    def validate(self: Trainer) -> float:
+        seen[self.epoch + 1] = {k: v.clone() for k, v in self.backend.core.state_dict().items()}
+        return psnrs[self.epoch + 1]
+
+    monkeypatch.setattr(Trainer, "validate", validate)
+    return seen
+
+
+def same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_best_pt_holds_the_epoch_with_the_best_validation_psnr(cache, tmp_path, capsys, monkeypatch):
+    weights = scripted_validation(monkeypatch, {1: 20.0, 2: 22.0, 3: 19.0, 4: 21.0, 5: 23.0})
+    run = tmp_path / "run"
+    code, out, _ = run_cli(capsys, "train", "--epochs", "3", *tiny(cache, run))
+    epochs = [line for line in out.splitlines() if line.startswith("epoch ")]
+    assert code == 0 and [line.endswith(f"the best so far, saved to {run / 'best.pt'}") for line in epochs] == [
+        True, True, False]  # fmt: skip
+    assert f"final validation PSNR 19.00 dB after 3 epochs; the best, 22.00 dB, is in {run / 'best.pt'}" in out
+    best = nn.load(run / "best.pt")
+    assert set(best) == {"model", "config", "metrics"} and best["config"] == nn.load(run / "checkpoint.pt")["config"]
+    assert (
+        best["metrics"]["epoch"] == 2
+        and best["metrics"]["val_psnr"] == 22.0
+        and same_weights(best["model"], weights[2])
+    )
+    x = torch.rand(1, 3, 36, 44) * 255
+    from_best, trained = (
+        Model(weights=run / "best.pt", device="cpu"),
+        Model(weights=run / "checkpoint.pt", device="cpu"),
+    )
+    trained.model.load_state_dict(weights[2])  # the last epoch's model, given epoch 2's weights
+    assert torch.equal(from_best.predict(x), trained.predict(x))
+
+    # a resumed run keeps the best so far: epoch 4 (21 dB) beats epoch 3 but not epoch 2
+    before = (run / "best.pt").read_bytes()
+    code, out, _ = run_cli(capsys, "train", "--epochs", "4", "--resume", *tiny(cache, run))
+    assert code == 0 and "best so far" not in out and (run / "best.pt").read_bytes() == before
+    code, out, _ = run_cli(capsys, "train", "--epochs", "5", "--resume", *tiny(cache, run))
+    best = nn.load(run / "best.pt")
+    assert code == 0 and best["metrics"]["epoch"] == 5 and same_weights(best["model"], weights[5])
+
+
+def test_a_resumed_run_without_best_pt_says_so_and_writes_it_again(cache, trained, tmp_path, capsys, monkeypatch):
+    run = tmp_path / "run"
+    shutil.copytree(trained.parent, run)
+    (run / "best.pt").unlink()
+    scripted_validation(monkeypatch, {2: -1.0})  # worse than epoch 1, whose weights best.pt held
+    code, out, _ = run_cli(capsys, "train", "--epochs", "2", "--resume", *tiny(cache, run))
+    assert code == 0 and f"{run / 'best.pt'} is missing: the next epoch writes it, whatever its PSNR" in out
+    assert nn.load(run / "best.pt")["metrics"] == nn.load(run / "checkpoint.pt")["history"][1]
 
 
 CORRUPTIONS = {

@@ -47,7 +47,9 @@ class EngineBackend:
     """The model on autograd_engine + nn."""
 
     def __init__(self, cfg: TrainConfig, device: torch.device) -> None:
-        self.model = self.core = architectures.build(cfg.arch, "engine", cfg.factor, cfg.kernel, cfg.seed).to(device)
+        self.model = self.core = architectures.build(
+            cfg.arch, "engine", cfg.factor, cfg.kernel, cfg.seed, cfg.width
+        ).to(device)
         params = list(self.model.parameters())
         self.opt = nn.SGD(params, lr=cfg.lr) if cfg.optimizer == "sgd" else nn.Adam(params, lr=cfg.lr)
         self.l1 = _trains_with_l1(cfg)
@@ -72,7 +74,9 @@ class TorchBackend:
     """The torch.nn twin: same architecture, initialisation, data order and update rule."""
 
     def __init__(self, cfg: TrainConfig, device: torch.device) -> None:
-        self.model = self.core = architectures.build(cfg.arch, "torch", cfg.factor, cfg.kernel, cfg.seed).to(device)
+        self.model = self.core = architectures.build(cfg.arch, "torch", cfg.factor, cfg.kernel, cfg.seed, cfg.width).to(
+            device
+        )
         make = torch.optim.SGD if cfg.optimizer == "sgd" else torch.optim.Adam
         self.opt = make(self.model.parameters(), lr=cfg.lr)
         self.l1 = _trains_with_l1(cfg)
@@ -99,15 +103,27 @@ def make_backend(cfg: TrainConfig, device: torch.device) -> Backend:
     return (EngineBackend if cfg.backend == "engine" else TorchBackend)(cfg, device)
 
 
+def pad_to(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """`x` padded to a multiple of `multiple` in height and width, half on each side, by reflection (or by
+    repeating the edge where the image is too small to reflect); and where the image starts in it.
+
+    Reflection looks like more of the photo: on the U-Net's validation crops it scores 0.2-0.35 dB above
+    repeating the edge on the bottom and right only (the seed model: 0.02-0.03 dB)."""
+    h, w = x.shape[-2:]
+    ph, pw = -h % multiple, -w % multiple
+    pads = (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)
+    if not any(pads):
+        return x, (0, 0)
+    mode = "reflect" if pads[1] < w and pads[3] < h else "replicate"
+    return torch.nn.functional.pad(x, pads, mode=mode), (pads[2], pads[0])
+
+
 def denoise(backend: Backend, images: torch.Tensor, multiple: int, batch: int = 256) -> torch.Tensor:
     """Denoise uint8-range or 0..1 float images of any size (padded to `multiple`), result in 0..1."""
     device = next(iter(backend.core.parameters())).device
     h, w = images.shape[-2:]
-    ph, pw = -h % multiple, -w % multiple
     outs = []
     for chunk in images.split(batch):
-        x = chunk.to(device, torch.float32)
-        if ph or pw:
-            x = torch.nn.functional.pad(x, (0, pw, 0, ph), mode="replicate")
-        outs.append(backend.predict(x)[..., :h, :w].clamp(0, 1).cpu())
+        x, (top, left) = pad_to(chunk.to(device, torch.float32), multiple)
+        outs.append(backend.predict(x)[..., top : top + h, left : left + w].clamp(0, 1).cpu())
     return torch.cat(outs)

@@ -87,6 +87,10 @@ def _check_config(config: Any, bad: Any) -> None:
         raise bad(f"its 'config' names the architecture {cfg.arch!r}, not one of {', '.join(architectures.ARCHS)}")
     if cfg.factor < 1 or cfg.kernel < 1 or cfg.kernel % 2 == 0:
         raise bad(f"its 'config' has factor {cfg.factor} and kernel {cfg.kernel} (a positive factor, an odd kernel)")
+    try:
+        architectures.check_width(cfg.arch, cfg.width)
+    except ValueError as e:
+        raise bad(f"its 'config' is not usable: {e}") from None
     if cfg.optimizer not in ("sgd", "adam"):
         raise bad(f"its 'config' names the optimizer {cfg.optimizer!r}, not sgd or adam")
 

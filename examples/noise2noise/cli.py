@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import errno
 import sys
-from dataclasses import fields
+from dataclasses import asdict, fields
 from functools import partial
 from pathlib import Path
 
@@ -24,11 +24,11 @@ import torch
 import autograd_engine as ag
 import nn
 
-from . import architectures, baselines, checkpoints, data, images, options
+from . import architectures, baselines, checkpoints, data, images, metrics, options
 from .backends import denoise
 from .checkpoints import load_model as load_checkpoint
-from .config import TrainConfig, resolve_device
-from .metrics import psnr
+from .config import TrainConfig, recipe, resolve_device
+from .model import shipped_weights
 from .noise import DEFAULT_LEVELS, Noise
 from .reports import render_graph
 from .training import Trainer, TrainingDivergedError, check_pairs, run_conflict
@@ -67,19 +67,35 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--lr",
         type=options.learning_rate,
-        help="learning rate (default 5.0 for SGD, 1e-3 for Adam; with --resume, the run's own)",
+        help="learning rate (default: the architecture's, 5.0 for seed, 1e-3 for dncnn and unet; 5.0 for SGD and "
+        "1e-3 for Adam if --optimizer differs from it; with --resume, the run's own)",
     )
-    t.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
+    t.add_argument(
+        "--optimizer",
+        choices=["sgd", "adam"],
+        help="default: the architecture's (sgd for seed, adam for dncnn and unet); with --resume, the run's own",
+    )
     t.add_argument("--arch", "--model", dest="arch", choices=architectures.ARCHS, default="seed")
     t.add_argument("--factor", type=options.positive_int, default=8, help="channel factor of the seed model (8)")
+    t.add_argument(
+        "--width",
+        type=options.positive_int,
+        help="channels of the unet (48, the paper's) or dncnn (32); with --resume, the run's own",
+    )
+    t.add_argument(
+        "--crop",
+        type=options.positive_int,
+        help="side of the built-in (or --images) training and validation crops, a multiple of the model's "
+        "(4 for seed, 32 for unet); default 32; with --resume, the run's own",
+    )
     t.add_argument("--kernel", type=options.kernel_size, default=3, help="kernel size, odd (default 3)")
     t.add_argument("--seed", type=options.seed, default=0)
     t.add_argument("--device", type=options.device, default="auto", help="auto, cpu, cuda or cuda:N")
     t.add_argument(
         "--schedule",
         choices=["constant", "cosine"],
-        default="constant",
-        help="learning rate: constant (the seed recipe) or cosine decay to 0 over the run",
+        help="learning rate: constant or cosine decay to 0 over the run (default: the architecture's, cosine for "
+        "unet, constant for the others; with --resume, the run's own)",
     )
     t.add_argument(
         "--target",
@@ -105,15 +121,28 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_options(t)
     t.set_defaults(check=partial(_check_train, t))
 
-    e = sub.add_parser("evaluate", help="PSNR of a checkpoint on the validation data (or --val-data)")
-    e.add_argument("--checkpoint", required=True)
-    e.add_argument("--baselines", action="store_true", help="also the noisy input and tuned classical denoisers")
+    e = sub.add_parser(
+        "evaluate", help="PSNR and SSIM of checkpoints on the validation data (or --val-data), overall and per photo"
+    )
+    e.add_argument("--checkpoint", required=True, nargs="+", help="model files, compared on the same images")
+    e.add_argument(
+        "--baselines",
+        action="store_true",
+        help="also the noisy input, blur and total variation tuned on training crops, and BM3D (the bm3d extra; "
+        "about a second per crop and core)",
+    )
     e.add_argument("--device", type=options.device, default="auto")
+    e.add_argument("--seed", type=options.seed, help="seed of the noise drawn on the crops (the first checkpoint's)")
     _add_data_options(e, training=False)
+    e.add_argument("--crop", type=options.positive_int, help=f"size of the built-in crops, pixels ({data.CROP})")
     e.set_defaults(check=partial(_check_evaluate, e))
 
     d = sub.add_parser("denoise", help="denoise an image of any size (PNG, JPEG, ...)")
-    d.add_argument("--checkpoint", required=True)
+    weights = d.add_mutually_exclusive_group(required=True)
+    weights.add_argument("--checkpoint", help="a model file: a run's best.pt or checkpoint.pt, a shipped one")
+    weights.add_argument(
+        "--arch", choices=architectures.ARCHS, help="the shipped model of this architecture (pretrained/ARCH.pt)"
+    )
     d.add_argument("--input", required=True)
     d.add_argument("--output", type=options.image_file, required=True)
     d.add_argument("--add-noise", action="store_true", help="corrupt the input with the checkpoint's noise first")
@@ -153,6 +182,15 @@ def _check_train(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         p.error("argument --val-data: needs --train-data too (course files: train_data.pkl, val_data.pkl)")
     if args.resume and args.overwrite:
         p.error("argument --overwrite: not with --resume (one continues the run in --out, the other replaces it)")
+    try:
+        architectures.check_width(args.arch, args.width)
+    except ValueError as e:
+        p.error(f"argument --width: {e}")
+    multiple = architectures.size_multiple(args.arch)
+    if args.crop is not None and args.train_data:
+        p.error("argument --crop: not with --train-data/--val-data (their images have their own size)")
+    if args.crop is not None and args.crop % multiple:
+        p.error(f"argument --crop: the {args.arch} model needs a multiple of {multiple}, got {args.crop}")
     conflict = None if args.resume or args.overwrite else run_conflict(Path(args.out))
     if conflict:
         p.error(f"argument --out: {conflict}")
@@ -162,6 +200,8 @@ def _check_evaluate(p: argparse.ArgumentParser, args: argparse.Namespace) -> Non
     _check_data(p, args)
     if args.baselines and args.val_data:
         p.error("argument --baselines: not with --val-data (the baselines are tuned on the built-in training crops)")
+    if args.crop and args.val_data:
+        p.error("argument --crop: not with --val-data (it sizes the built-in crops)")
 
 
 def _check_denoise(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -177,13 +217,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 # --- the commands ----------------------------------------------------------------------------------
+RUN_OWN = ("optimizer", "lr", "schedule", "width", "crop")
+"""train options that, when not given, take the run's own values with --resume, else the architecture's recipe
+(or the config's default)."""
+
+
 def config_from(args: argparse.Namespace) -> TrainConfig:
     values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
-    if values.get("lr") is None and getattr(args, "resume", False):  # the run's own, not the optimizer's default
-        saved = checkpoints.read(Path(args.out) / "checkpoint.pt", resume=True)
-        values["lr"] = TrainConfig.from_dict(saved["config"]).lr
-    elif values.get("lr") is None:
-        values["lr"] = 5.0 if getattr(args, "optimizer", "sgd") == "sgd" else 1e-3
+    if args.resume:
+        own = asdict(TrainConfig.from_dict(checkpoints.read(Path(args.out) / "checkpoint.pt", resume=True)["config"]))
+    else:
+        own = asdict(TrainConfig()) | recipe(args.arch, args.optimizer)
+    values.update({name: own[name] for name in RUN_OWN if values[name] is None})
     return TrainConfig(**values)
 
 
@@ -220,43 +265,49 @@ def _train(cfg: TrainConfig, args: argparse.Namespace) -> int:
     if history and trainer.rank == 0:
         last = history[-1]
         epochs = f"{last['epoch']} epoch" + ("s" if last["epoch"] != 1 else "")
-        print(f"final validation PSNR {last['val_psnr']:.2f} dB after {epochs}; metrics in {Path(cfg.out)}/metrics.csv")
+        print(
+            f"final validation PSNR {last['val_psnr']:.2f} dB after {epochs}; the best, {trainer.best_psnr:.2f} dB, "
+            f"is in {trainer.best_path}; metrics in {Path(cfg.out)}/metrics.csv"
+        )
     return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
-    cfg, backend = load_checkpoint(args.checkpoint, device)
+    models = [(path, *load_checkpoint(path, device)) for path in args.checkpoint]
+    seed = models[0][1].seed if args.seed is None else args.seed  # the first one's validation noise, as in training
     noise = Noise(args.noise, args.noise_level)
+    groups: list[tuple[str, torch.Tensor]] = []
     if args.val_data:
         val = check_pairs(data.load_pair_file(args.val_data), args.val_data)
-        train_clean = None
+        train_clean, what = None, f"{len(val)} (noisy, clean) pairs of {args.val_data}"
     else:
-        train_clean, val_clean = data.builtin_clean(
-            args.data_dir and Path(args.data_dir), args.train_size, args.val_size, cfg.seed
+        data_dir = Path(args.data_dir) if args.data_dir else None
+        crop = args.crop or data.CROP
+        train_clean, val_clean = data.builtin_clean(data_dir, args.train_size, args.val_size, seed, crop)
+        val = data.make_pairs(val_clean, noise, seed + 2, "clean")
+        groups = [(str(photo), index) for photo, index in data.val_groups(len(val))]
+        what = (
+            f"{len(val)} validation crops ({crop} x {crop}) of {len(groups)} photos; {noise.kind} noise, level "
+            f"{noise.level:g}, drawn with seed {seed}"
         )
-        val = data.make_pairs(val_clean, noise, cfg.seed + 2, "clean")
     noisy, clean = val.input.float() / 255, val.target.float() / 255
     rows = [
-        dict(
-            method=f"{cfg.arch} model ({Path(args.checkpoint).name})",
-            parameter="",
-            psnr=psnr(denoise(backend, noisy, architectures.size_multiple(cfg.arch)), clean),
-        )
+        metrics.Scores.of(f"{cfg.arch} ({path})", denoise(backend, noisy, architectures.size_multiple(cfg.arch)), clean)
+        for path, cfg, backend in models
     ]
     if args.baselines and train_clean is not None:  # not with --val-data: refused at parse time
-        tuning = data.make_pairs(train_clean[:1000], noise, cfg.seed + 3, "clean")
-        rows = baselines.evaluate(noisy, clean, tuning.input.float() / 255, tuning.target.float() / 255) + rows
-    print(f"PSNR on {len(val)} validation pairs ({noise.kind}, level {noise.level:g}):")
-    for r in rows:
-        param = f" ({r['parameter']})" if r["parameter"] != "" else ""
-        print(f"  {str(r['method']) + param:<40} {r['psnr']:6.2f} dB")
+        tuning = data.make_pairs(train_clean[:1000], noise, seed + 3, "clean")
+        tuning_pairs = tuning.input.float() / 255, tuning.target.float() / 255
+        rows = baselines.evaluate(noisy, clean, *tuning_pairs, noise) + rows
+    print(f"{what}:")
+    print(metrics.report(rows, groups))
     return 0
 
 
 def cmd_denoise(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
-    cfg, backend = load_checkpoint(args.checkpoint, device)
+    cfg, backend = load_checkpoint(args.checkpoint or shipped_weights(args.arch), device)
     image = images.read_image(args.input).unsqueeze(0)
     if args.add_noise:
         image = Noise(cfg.noise, cfg.noise_level).apply(image, torch.Generator().manual_seed(args.seed))

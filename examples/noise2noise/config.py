@@ -35,6 +35,8 @@ class TrainConfig:
     images: str | None = None
     out: str = "runs/n2n"
     schedule: str = "constant"
+    width: int | None = None
+    crop: int = 32
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
@@ -45,6 +47,25 @@ class TrainConfig:
             if name in known and not _has_type(value, str(known[name].type)):
                 raise TypeError(f"config entry {name!r} is {value!r}, expected {known[name].type}")
         return cls(**{k: v for k, v in values.items() if k in known})
+
+
+OPTIMIZER_LR = {"sgd": 5.0, "adam": 1e-3}
+"""Each optimizer's default learning rate."""
+RECIPES: dict[str, dict[str, Any]] = {
+    "seed": dict(optimizer="sgd", lr=5.0, schedule="constant"),
+    "dncnn": dict(optimizer="adam", lr=1e-3, schedule="constant"),
+    "unet": dict(optimizer="adam", lr=1e-3, schedule="cosine"),
+}
+"""Each architecture's training recipe: the defaults of `train` and of the course harness."""
+
+
+def recipe(arch: str, optimizer: str | None = None) -> dict[str, Any]:
+    """The optimizer, lr and schedule `arch` trains with by default; with another `optimizer`, that
+    optimizer's default lr."""
+    chosen = dict(RECIPES[arch])
+    if optimizer is not None and optimizer != chosen["optimizer"]:
+        chosen.update(optimizer=optimizer, lr=OPTIMIZER_LR[optimizer])
+    return chosen
 
 
 _TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "str": (str,)}

@@ -1,8 +1,8 @@
 """The course harness interface: `from examples.noise2noise.model import Model` (from a checkout).
 
-model = Model()                       # the seed architecture, channel factor 8
-model.load_pretrained_model()         # the shipped checkpoint (pretrained/seed.pt in the repository)
-model = Model(weights="seed.pt")      # or weights from any file: a copy of a shipped one, a run's checkpoint.pt
+model = Model()                       # the seed architecture, channel factor 8; Model(arch="unet") or "dncnn"
+model.load_pretrained_model()         # the shipped checkpoint (pretrained/<arch>.pt in the repository)
+model = Model(weights="seed.pt")      # or weights from any file: a copy of a shipped one, a run's best.pt
 model.train(train_input, train_target, num_epochs)   # uint8-range float tensors N x 3 x H x W
 denoised = model.predict(test_input)  # same shape, values in 0..255
 """
@@ -10,7 +10,6 @@ denoised = model.predict(test_input)  # same shape, values in 0..255
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -19,23 +18,39 @@ import nn
 
 from . import architectures, checkpoints
 from .backends import EngineBackend, denoise
-from .config import TrainConfig
+from .config import TrainConfig, recipe
 
 ARCHS = architectures.ARCHS
 PRETRAINED = Path(__file__).resolve().parent / "pretrained"
-_DEFAULTS: dict[str, dict[str, Any]] = {"seed": dict(optimizer="sgd", lr=5.0), "dncnn": dict(optimizer="adam", lr=1e-3)}
+
+
+def shipped_weights(arch: str) -> Path:
+    """The shipped checkpoint of `arch` (pretrained/<arch>.pt), or a FileNotFoundError saying where they are."""
+    path = PRETRAINED / f"{arch}.pt"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no shipped weights at {path}: they are in the repository's examples/noise2noise/pretrained/ "
+            "(the wheel does not install them); pass a copy with Model(weights=path)"
+        )
+    return path
 
 
 class Model:
     """A Noise2Noise denoiser on autograd-engine with the course's train/predict interface.
 
-    `weights` loads a checkpoint (a shipped pretrained/*.pt, or the checkpoint.pt of a train run); its
-    config then sets the architecture, channel factor and kernel size, and `arch`, if given, must agree.
+    `weights` loads a checkpoint (a shipped pretrained/*.pt, a train run's best.pt or checkpoint.pt); its
+    config then sets the architecture, its size (channel factor or width) and kernel size, and `arch`, if
+    given, must agree. Training uses the architecture's recipe (optimizer and lr) without a schedule.
     """
 
     def __init__(self, arch: str | None = None, device: str | None = None, weights: str | Path | None = None) -> None:
         if arch is not None and arch not in ARCHS:
             raise ValueError(f"Model: unknown arch {arch!r}; choose one of {', '.join(ARCHS)}")
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self._build(arch, weights)
+
+    def _build(self, arch: str | None, weights: str | Path | None) -> None:
+        """A fresh model and optimizer, sized as the config in `weights` says (if any), holding its weights."""
         saved = checkpoints.read(weights, weights_only=True) if weights is not None else None
         built = TrainConfig.from_dict(saved.get("config", {})) if saved is not None else TrainConfig()
         if saved is not None and "config" in saved and arch not in (None, built.arch):
@@ -43,14 +58,14 @@ class Model:
                 f"{weights}: holds a {built.arch} model, not {arch}; use Model(arch={built.arch!r}, weights=...)"
             )
         self.arch = arch or built.arch
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.config = TrainConfig(
             arch=self.arch,
             factor=built.factor,
             kernel=built.kernel,
+            width=built.width,
             batch_size=64,
             device=str(self.device),
-            **_DEFAULTS[self.arch],
+            **(recipe(self.arch) | {"schedule": "constant"}),
         )
         self.backend = EngineBackend(self.config, self.device)
         if saved is not None and weights is not None:
@@ -62,14 +77,9 @@ class Model:
 
     def load_pretrained_model(self) -> None:
         """Load the shipped checkpoint for this architecture (pretrained/<arch>.pt beside this file, in a
-        checkout; the wheel does not install it: elsewhere pass a copy with Model(weights=path))."""
-        path = PRETRAINED / f"{self.arch}.pt"
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"no shipped weights at {path}: they are in the repository's examples/noise2noise/pretrained/ "
-                "(the wheel does not install them); pass a copy with Model(weights=path)"
-            )
-        checkpoints.load_weights(self.model, checkpoints.read(path, weights_only=True)["model"], path)
+        checkout; the wheel does not install it: elsewhere pass a copy with Model(weights=path)). The model
+        is rebuilt at the size the checkpoint records, with a fresh optimizer."""
+        self._build(self.arch, shipped_weights(self.arch))
 
     def train(self, train_input: torch.Tensor, train_target: torch.Tensor, num_epochs: int) -> None:
         """Train on pairs of images with values in 0..255 (float or uint8), N x 3 x H x W."""

@@ -53,7 +53,7 @@ def save_samples(path: Path, val: data.Pairs, denoised: torch.Tensor, scale: int
 
 def render_graph(cfg: TrainConfig, path: Path) -> list[Path]:
     """The engine model's training graph (forward + loss at the configured batch size): expanded and collapsed."""
-    model = architectures.build(cfg.arch, "engine", cfg.factor, cfg.kernel, cfg.seed)
+    model = architectures.build(cfg.arch, "engine", cfg.factor, cfg.kernel, cfg.seed, cfg.width)
     noisy = ag.Variable(torch.zeros(cfg.batch_size, 3, 32, 32), requires_grad=True, name="noisy input")
     loss = nn.MSE()(model(noisy), torch.zeros(cfg.batch_size, 3, 32, 32))
     path = Path(path)

@@ -4,7 +4,8 @@ on the run folder and the data that come before any training.
 A checkpoint holds the model, the optimizer, the data-order generator as it was at the start of the
 current epoch and how many steps of that epoch are done, so `--resume` continues to the same numbers
 as an uninterrupted run, also after a Ctrl-C in the middle of an epoch. A checkpoint is written only
-when every weight is finite, so the one on disk is always the last good one.
+when every weight is finite, so the one on disk is always the last good one. Beside it, `best.pt` holds
+the weights of the epoch with the best validation PSNR so far (the model to ship), written first.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from .metrics import psnr
 from .noise import Noise
 from .reports import plot_metrics, save_samples, write_metrics
 
-RUN_FILES = ("checkpoint.pt", "metrics.csv", "metrics.png", "samples.png")
+RUN_FILES = ("checkpoint.pt", "metrics.csv", "metrics.png", "samples.png", "best.pt")
 """What a run writes into its folder (`--overwrite` removes them first)."""
 SAME_RUN = (
     "arch",
@@ -49,6 +50,8 @@ SAME_RUN = (
     "train_size",
     "val_size",
     "schedule",
+    "width",
+    "crop",
 )
 """Config entries a resumed run must share with its checkpoint (--epochs and --lr may change)."""
 
@@ -123,7 +126,7 @@ def prepare_run_folder(out: Path, resume: bool = False, overwrite: bool = False,
         raise
     except OSError as e:
         raise RunFolderError(f"cannot write the run folder {out}: {e.strerror or e}") from e
-    for stale in [*out.glob(".checkpoint.pt.*.tmp"), *out.glob(".write-probe-*.tmp")]:
+    for stale in [*out.glob(".checkpoint.pt.*.tmp"), *out.glob(".best.pt.*.tmp"), *out.glob(".write-probe-*.tmp")]:
         stale.unlink(missing_ok=True)
     if overwrite and not resume:
         for name in RUN_FILES:
@@ -156,14 +159,13 @@ def load_data(cfg: TrainConfig) -> tuple[data.Pairs, data.Pairs]:
             check_pairs(data.load_pair_file(cfg.val_data), cfg.val_data),
         )
     if cfg.images:
-        train_clean, val_clean = data.folder_clean(cfg.images, cfg.train_size, cfg.val_size, cfg.seed)
+        train_clean, val_clean = data.folder_clean(cfg.images, cfg.train_size, cfg.val_size, cfg.seed, crop=cfg.crop)
         return (
             data.make_pairs(train_clean, noise, cfg.seed + 1, cfg.target),
             data.make_pairs(val_clean, noise, cfg.seed + 2, "clean"),
         )
-    return data.builtin_data(
-        noise, Path(cfg.data_dir) if cfg.data_dir else None, cfg.train_size, cfg.val_size, cfg.seed, cfg.target
-    )
+    cache = Path(cfg.data_dir) if cfg.data_dir else None
+    return data.builtin_data(noise, cache, cfg.train_size, cfg.val_size, cfg.seed, cfg.target, crop=cfg.crop)
 
 
 def first_non_finite(state: Any, where: str = "") -> str | None:
@@ -205,6 +207,7 @@ class Trainer:
         self.cfg = cfg
         self.out = Path(cfg.out)
         self.checkpoint_path = self.out / "checkpoint.pt"
+        self.best_path = self.out / "best.pt"
         self.rank, self.world = nn.parallel.rank(), nn.parallel.world_size()
         saved = checkpoints.read(self.checkpoint_path, resume=True) if resume else None
         if saved is not None:
@@ -222,6 +225,7 @@ class Trainer:
         self.epoch, self.step, self.loss_sum, self.seen = 0, 0, 0.0, 0
         self.epoch_rng = self.gen.get_state()
         self.saved_at: tuple[int, int] | None = None  # (epoch, step) of the checkpoint on disk
+        self.best_psnr = -math.inf  # the validation PSNR of the weights in best.pt
         self.notes: list[str] = []  # said when the run starts
         self.on_step = on_step
         self.stop_requested = False
@@ -247,8 +251,9 @@ class Trainer:
             history=self.history,
         )
 
-    def _save(self) -> None:
-        """Write the checkpoint if every weight (and optimizer state) is finite, else stop with the reason."""
+    def _save(self, best: bool = False) -> None:
+        """Write the checkpoint (and with `best` first best.pt, so that best.pt never lags behind the
+        checkpoint) if every weight and optimizer state is finite, else stop with the reason."""
         state = self._state()
         bad = first_non_finite({"model": state["model"], "optimizer": state["optimizer"]["state"]})
         if bad:
@@ -257,6 +262,11 @@ class Trainer:
                 f"{self._kept()}; a lower --lr usually helps"
             )
         if self.rank == 0:  # one writer; every rank can read it back to resume
+            if best:
+                with reporting_disk_full(self.best_path, f"; {self._kept()}"):
+                    nn.save(
+                        dict(model=state["model"], config=state["config"], metrics=self.history[-1]), self.best_path
+                    )
             with reporting_disk_full(self.checkpoint_path, f"; {self._kept()}"):
                 nn.save(state, self.checkpoint_path)
         self.saved_at = (self.epoch, self.step)
@@ -288,11 +298,28 @@ class Trainer:
                 f"{self.checkpoint_path}: its 'rng' entry is not a generator state: {e}"
             ) from None
         self.saved_at = (self.epoch, self.step)
-        saved_lr = TrainConfig.from_dict(ckpt["config"]).lr
-        if saved_lr != self.cfg.lr:  # the optimizer state brought the old one back; what is recorded is what runs
+        self._restore_best()
+        saved = TrainConfig.from_dict(ckpt["config"])
+        if self.cfg.schedule == "cosine" and saved.epochs != self.cfg.epochs:
+            self.notes.append(
+                f"the cosine schedule decays over {self.cfg.epochs} epochs from here on (the run so far: over "
+                f"{saved.epochs}); its learning rate jumps"
+            )
+        if saved.lr != self.cfg.lr:  # the optimizer state brought the old one back; what is recorded is what runs
             for group in self.backend.opt.param_groups:
                 group["lr"] = self.cfg.lr
-            self.notes.append(f"learning rate {self.cfg.lr:g} from here on (the run so far used {saved_lr:g})")
+            self.notes.append(f"learning rate {self.cfg.lr:g} from here on (the run so far used {saved.lr:g})")
+
+    def _restore_best(self) -> None:
+        """The best validation PSNR so far, from the history; best.pt holds its weights (it is written before
+        the checkpoint). A missing best.pt is said, and the next epoch writes it."""
+        psnrs = [row["val_psnr"] for row in self.history if math.isfinite(row.get("val_psnr", math.nan))]
+        if not psnrs or self.rank != 0:
+            return
+        if self.best_path.exists():
+            self.best_psnr = max(psnrs)
+        else:
+            self.notes.append(f"{self.best_path} is missing: the next epoch writes it, whatever its PSNR")
 
     # training
     def run(self, log: Callable[[str], None] = print) -> list[dict[str, Any]]:
@@ -391,7 +418,10 @@ class Trainer:
         self.history.append(row)
         self.epoch, self.step, self.loss_sum, self.seen = self.epoch + 1, 0, 0.0, 0
         self.epoch_rng = self.gen.get_state()
-        self._save()
+        best = val > self.best_psnr  # never on ranks other than 0 (NaN)
+        self._save(best)
+        if best:
+            self.best_psnr = val
         if self.rank != 0:
             return
         with reporting_disk_full(self.out, " (metrics.csv, metrics.png, samples.png; the checkpoint was saved)"):
@@ -400,7 +430,7 @@ class Trainer:
             save_samples(self.out / "samples.png", self.val_data, self.predict_val(8))
         log(
             f"epoch {row['epoch']}: train loss {row['train_loss']:.6f}, validation PSNR {val:.2f} dB "
-            f"({row['images_per_s']:.0f} images/s)"
+            f"({row['images_per_s']:.0f} images/s)" + (f"; the best so far, saved to {self.best_path}" if best else "")
         )
 
     def predict_val(self, count: int | None = None) -> torch.Tensor:
