@@ -63,6 +63,11 @@ CASES = [
     same("eigh-eigenvalues", lambda a: torch.linalg.eigvalsh(a + a.mT), [r(2, 4, 4)]),
     same("eigh-eigenvectors", lambda a: torch.linalg.eigh(a + a.mT).eigenvectors, [r(4, 4)]),
     same("eigh-upper", lambda a: (lambda lv: lv[1] * lv[0].unsqueeze(-2))(torch.linalg.eigh(a, UPLO="U")), [r(3, 3)]),
+    same("linear", lambda x, w, b: torch.nn.functional.linear(x, w, b), [r(2, 3), r(4, 3), r(4)]),
+    same("linear-batch", lambda x, w, b: torch.nn.functional.linear(x, w, b), [r(2, 5, 3), r(4, 3), r(4)]),
+    same("linear-vector", lambda x, w, b: torch.nn.functional.linear(x, w, b), [r(3), r(4, 3), r(4)]),
+    same("linear-bias-broadcast", lambda x, w, b: torch.nn.functional.linear(x, w, b), [r(2, 3), r(4, 3), r(1)]),
+    same("linear-no-bias", lambda x, w: torch.nn.functional.linear(x, w), [r(2, 5, 3), r(4, 3)]),
     same("pinv-tall", lambda a: torch.linalg.pinv(a), [r(4, 3)]),
     same("pinv-wide", lambda a: torch.linalg.pinv(a), [r(2, 3, 5)]),
     same("pinverse", lambda a: a.pinverse(), [r(3, 3)]),
@@ -148,6 +153,7 @@ def test_matches_torch_autograd(name, engine_fn, torch_fn, inputs, device):
     "fn,inputs",
     [
         (ag.ops.inverse, [well(2, 3, 3)]),
+        (ag.ops.linear, [r(2, 5, 3), r(4, 3), r(4)]),
         (ag.ops.det, [r(3, 3)]),
         (ag.ops.logabsdet, [r(2, 3, 3)]),
         (ag.ops.solve, [well(3, 3), r(2, 3, 2)]),
@@ -155,12 +161,27 @@ def test_matches_torch_autograd(name, engine_fn, torch_fn, inputs, device):
         (lambda a: ag.ops.eigh(a + a.mT), [r(3, 3)]),
         (lambda a, b: ag.einsum("iij,jk->ik", a, b), [r(3, 3, 2), r(2, 4)]),
     ],
-    ids=["inverse", "det", "logabsdet", "solve", "cholesky", "eigh", "einsum"],
+    ids=["inverse", "linear", "det", "logabsdet", "solve", "cholesky", "eigh", "einsum"],
 )
 def test_finite_differences(fn, inputs, device):
     inputs = [x.to(device) for x in inputs]
     assert ag.gradcheck(fn, inputs)
     assert ag.gradgradcheck(fn, inputs)
+
+
+@pytest.mark.parametrize("shape", [(7, 3), (2, 5, 3), (3,)], ids=["matrix", "batch", "vector"])
+def test_linear_primitive_equals_torch_bitwise_and_the_composite(shape):
+    """F.linear with a bias is one `linear` node whose value has torch's bits (float32, addmm) and whose
+    gradients equal those of the composite it replaced (matmul with the transposed weight, then add)."""
+    x, w, b = torch.randn(shape), torch.randn(4, 3), torch.randn(4)
+    g = torch.randn(torch.nn.functional.linear(x, w, b).shape)
+    fused = [ag.Variable(t, requires_grad=True) for t in (x, w, b)]
+    composite = [ag.Variable(t, requires_grad=True) for t in (x, w, b)]
+    out = torch.nn.functional.linear(*fused)
+    assert out.op == "linear" and torch.equal(out.data, torch.nn.functional.linear(x, w, b))
+    reference = composite[0] @ composite[1].mT + composite[2]
+    for a, e in zip(ag.gradients(out, fused, g), ag.gradients(reference, composite, g)):
+        torch.testing.assert_close(a.data, e.data, rtol=1e-5, atol=1e-5)
 
 
 def test_slogdet_returns_sign_and_logabsdet_by_name():
@@ -199,6 +220,7 @@ ERRORS = [
     ("outer-ndim", lambda m: torch.outer(m(2, 3), m(4))),
     ("inner-sizes", lambda m: torch.inner(m(2, 3), m(4))),
     ("addmm-broadcast", lambda m: torch.addmm(m(4), m(2, 3), m(3, 3))),
+    ("linear-bias", lambda m: torch.nn.functional.linear(m(2, 3), m(4, 3), m(5))),
     ("einsum-output", lambda m: torch.einsum("ij,jk->il", m(2, 3), m(3, 4))),
     ("einsum-sizes", lambda m: torch.einsum("ij,jk->ik", m(2, 3), m(4, 5))),
     ("einsum-operands", lambda m: torch.einsum("ij,jk", m(2, 3))),

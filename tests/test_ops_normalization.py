@@ -103,6 +103,7 @@ CASES = [
     case("layer_norm-2d-shape", lambda x, w, b: F.layer_norm(x, (3, 4), w, b, eps=1e-3), r(2, 3, 4), r(3, 4), r(3, 4)),
     case("layer_norm-no-affine", lambda x: F.layer_norm(x, [5]), r(2, 3, 5)),
     case("layer_norm-torch", lambda x, w: torch.layer_norm(x, (4,), w), r(3, 4), r(4)),
+    case("layer_norm-batch", lambda x, w, b: F.layer_norm(x, (4,), w, b), r(2, 3, 4), r(4), r(4)),
     case("batch_norm-train", lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True), r(3, 4, 5), r(4), r(4)),
     case("batch_norm-train-2d", lambda x: F.batch_norm(x, None, None, training=True), r(6, 4)),
     case("batch_norm-train-4d", lambda x, w: F.batch_norm(x, None, None, w, None, True), r(2, 4, 3, 2), r(4)),
@@ -212,6 +213,22 @@ def test_eval_mode_uses_the_running_statistics_unchanged():
     out = F.batch_norm(ag.Variable(x0), mean, var, training=False)
     torch.testing.assert_close(out.data, F.batch_norm(x0, mean0, var0))
     assert torch.equal(mean, mean0) and torch.equal(var, var0)
+
+
+@pytest.mark.parametrize("shape,normalized", [((5, 7, 6), (6,)), ((3, 4, 5), (4, 5))], ids=["1d", "2d"])
+def test_layer_norm_primitive_equals_torch_bitwise_and_the_composite(shape, normalized):
+    """F.layer_norm with weight and bias is one `layer_norm` node with torch's bits (float32) whose
+    gradients equal those of the composite it replaced (standardize, then multiply and add)."""
+    x, w, b = torch.randn(shape), torch.randn(normalized), torch.randn(normalized)
+    g = torch.randn(shape)
+    fused = [ag.Variable(t, requires_grad=True) for t in (x, w, b)]
+    composite = [ag.Variable(t, requires_grad=True) for t in (x, w, b)]
+    out = F.layer_norm(fused[0], normalized, fused[1], fused[2])
+    assert out.op == "layer_norm" and torch.equal(out.data, torch.nn.functional.layer_norm(x, normalized, w, b))
+    dims = tuple(range(len(shape) - len(normalized), len(shape)))
+    reference = ops.standardize(composite[0], dims=dims, eps=1e-5) * composite[1] + composite[2]
+    for a, e in zip(ag.gradients(out, fused, g), ag.gradients(reference, composite, g)):
+        torch.testing.assert_close(a.data, e.data, rtol=1e-5, atol=1e-5)
 
 
 def test_normalization_records_one_fused_node_per_standardization():

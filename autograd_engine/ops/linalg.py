@@ -17,12 +17,31 @@ from ..primitive import primitive
 from ..variable import unwrap
 from .core import add, div, getitem, matmul, mul, neg, reshape, sub, sum_to, transpose
 
-__all__ = ["cholesky", "det", "eigh", "inverse", "logabsdet", "solve"]
+__all__ = ["cholesky", "det", "eigh", "inverse", "linear", "logabsdet", "solve"]
 
 
 def _per_matrix(g: Any) -> Any:
     """A batch of scalars (one per matrix) shaped to broadcast against the batch of matrices."""
     return reshape(g, shape=tuple(g.shape) + (1, 1))
+
+
+@primitive(saves={"x": "weight", "weight": "x"})
+def linear(x, weight, bias):
+    """torch.nn.functional.linear with a bias: x @ weight^T + bias in one kernel (addmm), weight (out, in)."""
+    return torch.nn.functional.linear(x, weight, bias)
+
+
+def _linear_vjp_weight(g, ans, x, weight, bias):
+    """g^T x with every leading dim of g and x folded into the rows: one product, whatever the batch."""
+    rows = reshape(g, shape=(-1, weight.shape[0]))
+    return matmul(transpose(rows), reshape(x, shape=(-1, weight.shape[1])))
+
+
+linear.defvjp(
+    lambda g, ans, x, weight, bias: matmul(g, weight),
+    _linear_vjp_weight,
+    lambda g, ans, x, weight, bias: sum_to(g, bias.shape),
+)
 
 
 @primitive(saves="ans")

@@ -6,7 +6,8 @@ their layout. Its VJP is `standardize_backward`, again one fused kernel in an or
 in g, so its own VJP for g is itself), whose VJP for x is written in primitives (with `inverse_std`), so
 gradients of gradients, and of those, are recorded too. The composite (mean, subtract, square, mean,
 add, power, multiply) keeps several intermediates and costs several times as much: see the timings in
-tests/test_ops_normalization.py.
+tests/test_ops_normalization.py. `layer_norm` is layer norm with weight and bias in torch's one kernel: it keeps
+x and the weight but not the normalized values that a separate multiply would keep.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from typing import Any
 import torch
 
 from ..primitive import primitive
-from .core import add, div, mul, neg, sum
+from .core import add, div, mul, neg, sum, sum_to
 
-__all__ = ["inverse_std", "standardize", "standardize_backward"]
+__all__ = ["inverse_std", "layer_norm", "standardize", "standardize_backward"]
 
 
 def _layout(x: torch.Tensor, dims: Sequence[int]) -> str:
@@ -115,4 +116,18 @@ inverse_std.defvjp(
     lambda g, ans, x, *, dims, eps: neg(
         mul(div(mul(g, mul(ans, ans)), _count(x, dims)), standardize(x, dims=dims, eps=eps))
     )
+)
+
+
+@primitive(saves={"x": "x weight", "weight": "x"})
+def layer_norm(x, weight, bias, *, dims, eps):
+    """layer norm with weight and bias over the trailing `dims` in one kernel (torch.native_layer_norm):
+    standardize(x) * weight + bias without the normalized values as an intermediate kept for backward."""
+    return torch.native_layer_norm(x, x.shape[dims[0] :], weight, bias, eps)[0]
+
+
+layer_norm.defvjp(
+    lambda g, ans, x, weight, bias, *, dims, eps: standardize_backward(mul(g, weight), x, dims=dims, eps=eps),
+    lambda g, ans, x, weight, bias, *, dims, eps: sum_to(mul(g, standardize(x, dims=dims, eps=eps)), weight.shape),
+    lambda g, ans, x, weight, bias, *, dims, eps: sum_to(g, bias.shape),
 )

@@ -110,8 +110,11 @@ def layer_norm(
     bias: Any = None,
     eps: float = 1e-5,
 ) -> Variable:
-    """Normalize over the trailing `normalized_shape` dims, then weight and bias of that shape."""
+    """Normalize over the trailing `normalized_shape` dims, then weight and bias of that shape (both given:
+    the fused `layer_norm` primitive, torch's one kernel)."""
     dims = _trailing_dims("layer_norm", input, normalized_shape, weight, bias)
+    if weight is not None and bias is not None:
+        return ops.layer_norm(input, weight, bias, dims=dims, eps=eps)
     return _affine(ops.standardize(input, dims=dims, eps=eps), weight, bias)
 
 
