@@ -53,13 +53,19 @@ class EngineBackend:
         params = list(self.model.parameters())
         self.opt = nn.SGD(params, lr=cfg.lr) if cfg.optimizer == "sgd" else nn.Adam(params, lr=cfg.lr)
         self.l1 = _trains_with_l1(cfg)
+        self._gradients = ag.compile(self._eager_gradients) if cfg.compile else self._eager_gradients
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> float:
-        self.opt.zero_grad()
+    def _eager_gradients(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Forward and backward: the parameters' .grad set, the loss returned (what `--compile` replays)."""
         out = self.model(ag.Variable(x))
         loss = ag.abs(out - y).mean() if self.l1 else nn.functional.mse_loss(out, y)
         loss.backward()
-        self.opt.step()
+        return loss.data
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> float:
+        self.opt.zero_grad()
+        loss = self._gradients(x, y)
+        self.opt.step()  # (outside the compiled part: Adam's bias correction reads its step count on the host)
         return loss.item()
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
@@ -67,7 +73,9 @@ class EngineBackend:
             return self.core(ag.Variable(x)).data
 
     def distribute(self) -> None:
+        """Wrap the model for data-parallel training, eagerly: its gradient all-reduce is not replayable."""
         self.model = nn.parallel.DistributedDataParallel(self.core)
+        self._gradients = self._eager_gradients
 
 
 class TorchBackend:

@@ -109,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
         default="engine",
         help="torch trains the torch.nn twin (same init, same data order) for comparison",
     )
+    t.add_argument(
+        "--compile",
+        action="store_true",
+        help="replay each training step's kernels with ag.compile (the same numbers as eager; engine backend only)",
+    )
     t.add_argument("--out", type=options.folder, default="runs/n2n", help="run folder (default runs/n2n)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
     t.add_argument("--overwrite", action="store_true", help="replace the run in --out (without it, train refuses)")
@@ -182,6 +187,8 @@ def _check_train(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         p.error("argument --val-data: needs --train-data too (course files: train_data.pkl, val_data.pkl)")
     if args.resume and args.overwrite:
         p.error("argument --overwrite: not with --resume (one continues the run in --out, the other replaces it)")
+    if args.compile and args.backend != "engine":
+        p.error("argument --compile: compiles the engine's step; not with --backend torch")
     try:
         architectures.check_width(args.arch, args.width)
     except ValueError as e:

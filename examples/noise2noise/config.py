@@ -37,6 +37,7 @@ class TrainConfig:
     schedule: str = "constant"
     width: int | None = None
     crop: int = 32
+    compile: bool = False
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
