@@ -432,6 +432,7 @@ def test_compiled_training_equals_eager_to_the_bit(cache, tmp_path, capsys, arch
         runs[name] = nn.load(tmp_path / name / "checkpoint.pt")
     eager, compiled = runs["eager"], runs["compiled"]
     assert compiled["config"]["compile"] and not eager["config"]["compile"]
+    assert TrainConfig.from_dict(compiled["config"]).compile  # what --resume reads back
     for key, value in eager["model"].items():
         assert torch.equal(value, compiled["model"][key]), key
     for index, state in eager["optimizer"]["state"].items():

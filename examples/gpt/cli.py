@@ -27,7 +27,7 @@ import torch
 import autograd_engine as ag
 import nn
 from examples.noise2noise import options as shared
-from examples.noise2noise.cli import _one_line
+from examples.noise2noise.cli import one_line
 from examples.noise2noise.config import resolve_device
 from examples.noise2noise.training import TrainingDivergedError, run_conflict
 
@@ -240,5 +240,5 @@ def main(argv: list[str] | None = None) -> int:
         print("error: interrupted", file=sys.stderr)
         return 130
     except (DataError, ValueError, OSError, ag.graph.GraphvizNotFoundError) as e:  # one clear line
-        print(f"error: {_one_line(e)}", file=sys.stderr)
+        print(f"error: {one_line(e)}", file=sys.stderr)
         return 1

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from examples.noise2noise.config import _has_type
+from examples.noise2noise.config import has_type
 
 from .model import GPTConfig
 
@@ -49,7 +49,7 @@ class TrainConfig:
         value of the wrong type is a TypeError naming the key (as Noise2Noise's TrainConfig.from_dict)."""
         known = {f.name: f for f in fields(cls)}
         for name, value in values.items():
-            if name in known and not _has_type(value, str(known[name].type)):
+            if name in known and not has_type(value, str(known[name].type)):
                 raise TypeError(f"config entry {name!r} is {value!r}, expected {known[name].type}")
         return cls(**{k: v for k, v in values.items() if k in known})
 

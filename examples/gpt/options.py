@@ -7,25 +7,25 @@ from __future__ import annotations
 import argparse
 import math
 
-from examples.noise2noise.options import _integer, _number
+from examples.noise2noise.options import integer, number
 
 
 def non_negative_int(text: str) -> int:
-    value = _integer(text)
+    value = integer(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {value}")
     return value
 
 
 def non_negative_float(text: str) -> float:
-    value = _number(text)
+    value = number(text)
     if not (math.isfinite(value) and value >= 0):
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
     return value
 
 
 def positive_float(text: str) -> float:
-    value = _number(text)
+    value = number(text)
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
     return value
@@ -33,7 +33,7 @@ def positive_float(text: str) -> float:
 
 def dropout(text: str) -> float:
     """A dropout probability: from 0 up to, not including, 1."""
-    value = _number(text)
+    value = number(text)
     if not 0 <= value < 1:  # NaN fails too
         raise argparse.ArgumentTypeError(f"must be a probability from 0 up to (not including) 1, got {text}")
     return value

@@ -333,7 +333,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return 0
 
 
-def _one_line(e: BaseException) -> str:
+def one_line(e: BaseException) -> str:
     """What went wrong, on one line: an OSError as 'path: reason', a full disk as 'disk full: path'."""
     if isinstance(e, OSError) and e.errno == errno.ENOSPC:
         return f"disk full: could not write {e.filename or 'a file'}"
@@ -351,5 +351,5 @@ def main(argv: list[str] | None = None) -> int:
         print("error: interrupted", file=sys.stderr)
         return 130
     except (data.DataError, ValueError, OSError, ag.graph.GraphvizNotFoundError) as e:  # one clear line
-        print(f"error: {_one_line(e)}", file=sys.stderr)
+        print(f"error: {one_line(e)}", file=sys.stderr)
         return 1

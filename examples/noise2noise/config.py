@@ -45,7 +45,7 @@ class TrainConfig:
         value of the wrong type is a TypeError naming the key."""
         known = {f.name: f for f in fields(cls)}
         for name, value in values.items():
-            if name in known and not _has_type(value, str(known[name].type)):
+            if name in known and not has_type(value, str(known[name].type)):
                 raise TypeError(f"config entry {name!r} is {value!r}, expected {known[name].type}")
         return cls(**{k: v for k, v in values.items() if k in known})
 
@@ -69,14 +69,15 @@ def recipe(arch: str, optimizer: str | None = None) -> dict[str, Any]:
     return chosen
 
 
-_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "str": (str,)}
+_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,)}
 
 
-def _has_type(value: Any, annotation: str) -> bool:
+def has_type(value: Any, annotation: str) -> bool:
+    """Whether a saved config value fits its field's annotation ('int', 'str | None', ...)."""
     kind, _, optional = annotation.partition(" | ")
     if value is None:
         return bool(optional)
-    return isinstance(value, _TYPES[kind]) and not isinstance(value, bool)
+    return isinstance(value, _TYPES[kind]) and (kind == "bool" or not isinstance(value, bool))
 
 
 def resolve_device(name: str) -> torch.device:

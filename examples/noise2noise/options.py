@@ -20,14 +20,16 @@ SEED_RANGE = (-(2**63), 2**63 - 1)
 GRAPH_SUFFIXES = tuple(f".{f}" for f in ag.graph.FORMATS) + (".gv",)
 
 
-def _integer(text: str) -> int:
+def integer(text: str) -> int:
+    """An option's text as an int, or argparse's error (shared by the examples' option validators)."""
     try:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
 
 
-def _number(text: str) -> float:
+def number(text: str) -> float:
+    """An option's text as a float, or argparse's error."""
     try:
         return float(text)
     except ValueError:
@@ -35,7 +37,7 @@ def _number(text: str) -> float:
 
 
 def positive_int(text: str) -> int:
-    value = _integer(text)
+    value = integer(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
     return value
@@ -43,7 +45,7 @@ def positive_int(text: str) -> int:
 
 def kernel_size(text: str) -> int:
     """Odd, so that padding kernel // 2 keeps the image size."""
-    value = _integer(text)
+    value = integer(text)
     if value < 1 or value % 2 == 0:
         raise argparse.ArgumentTypeError(
             f"must be a positive odd integer (so the output keeps the input's size), got {value}"
@@ -52,14 +54,14 @@ def kernel_size(text: str) -> int:
 
 
 def seed(text: str) -> int:
-    value = _integer(text)
+    value = integer(text)
     if not SEED_RANGE[0] <= value <= SEED_RANGE[1]:
         raise argparse.ArgumentTypeError(f"must be an integer from -2**63 to 2**63 - 1, got {value}")
     return value
 
 
 def learning_rate(text: str) -> float:
-    value = _number(text)
+    value = number(text)
     if not 0 < value <= FLOAT32_MAX:  # NaN fails too; the weights are float32
         raise argparse.ArgumentTypeError(f"must be a positive finite number (at most {FLOAT32_MAX:.4g}), got {text}")
     return value
@@ -67,7 +69,7 @@ def learning_rate(text: str) -> float:
 
 def noise_level(text: str) -> float:
     """A number; its range depends on --noise, checked against noise.Noise once both are known."""
-    return _number(text)
+    return number(text)
 
 
 def device(text: str) -> str:
