@@ -177,7 +177,7 @@ def test_the_harness_loads_weights_from_any_file(tmp_path):
     assert sum(p.numel() for p in Model(weights=run).model.parameters()) == 1647
 
 
-@pytest.mark.parametrize("arch,gain", [("seed", 6.0), ("dncnn", 8.0)])
+@pytest.mark.parametrize("arch,gain", [("seed", 6.0), ("dncnn", 8.0), ("unet", 10.0)])
 def test_shipped_models_denoise_held_out_photos(tmp_path, arch, gain):
     model = Model(arch=arch)
     model.load_pretrained_model()
