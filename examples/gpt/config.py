@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from examples.noise2noise.config import has_type
+from examples.noise2noise.config import from_saved
 
 from .model import GPTConfig
 
@@ -45,13 +45,8 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        """The config saved in a checkpoint; unknown keys are ignored, missing ones take their defaults, and a
-        value of the wrong type is a TypeError naming the key (as Noise2Noise's TrainConfig.from_dict)."""
-        known = {f.name: f for f in fields(cls)}
-        for name, value in values.items():
-            if name in known and not has_type(value, str(known[name].type)):
-                raise TypeError(f"config entry {name!r} is {value!r}, expected {known[name].type}")
-        return cls(**{k: v for k, v in values.items() if k in known})
+        """The config saved in a checkpoint: unknown keys ignored, missing ones defaulted, wrong types refused."""
+        return from_saved(cls, values)
 
     def model(self, vocab_size: int) -> GPTConfig:
         """The architecture this config trains, for a vocabulary of `vocab_size` characters."""

@@ -41,13 +41,18 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        """The config saved in a checkpoint; unknown keys are ignored, missing ones take their defaults, and a
-        value of the wrong type is a TypeError naming the key."""
-        known = {f.name: f for f in fields(cls)}
-        for name, value in values.items():
-            if name in known and not has_type(value, str(known[name].type)):
-                raise TypeError(f"config entry {name!r} is {value!r}, expected {known[name].type}")
-        return cls(**{k: v for k, v in values.items() if k in known})
+        """The config saved in a checkpoint (see `from_saved`)."""
+        return from_saved(cls, values)
+
+
+def from_saved(cls: Any, values: dict[str, Any]) -> Any:
+    """The dataclass `cls` from a config saved in a checkpoint: unknown keys are ignored, missing ones take
+    their defaults, and a value of the wrong type is a TypeError naming the key (shared by the examples)."""
+    known = {f.name: f for f in fields(cls)}
+    for name, value in values.items():
+        if name in known and not has_type(value, str(known[name].type)):
+            raise TypeError(f"config entry {name!r} is {value!r}, expected {known[name].type}")
+    return cls(**{k: v for k, v in values.items() if k in known})
 
 
 OPTIMIZER_LR = {"sgd": 5.0, "adam": 1e-3}
