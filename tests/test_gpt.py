@@ -27,6 +27,8 @@ from examples.gpt.config import TrainConfig
 from examples.gpt.training import Trainer, TrainingDivergedError
 from examples.gpt.twin import GPT
 
+from .test_noise2noise_cli import one_error_line  # the CLIs share the one-line error format
+
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(n_layer=1, n_embd=16, n_head=2, context=16, batch_size=8, steps=6, eval_every=3, warmup=2, sample_chars=20)
 """A run that trains in about a second."""
@@ -45,12 +47,6 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
         code = e.code
     out = capsys.readouterr()
     return code, out.out, out.err
-
-
-def one_error_line(err: str) -> str:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
