@@ -157,13 +157,19 @@ def _reverse(
             if node.versions:
                 node.check_versions()
             args, ans = _vjp_inputs(node) if create_graph else (node.args, node.out)
-            vjps, kwargs = prim.vjps, node.kwargs
+            vjps, kwargs, joint = prim.vjps, node.kwargs, prim.joint
+            joint_grads = None  # a joint VJP's gradients of every input, made for the first input that needs one
             for i, parent in enumerate(node.parents):
                 left = pending.get(parent)  # None for constants and parents irrelevant to the targets
                 if left is None:
                     continue
                 try:
-                    gi = vjps[i](g, ans, *args, **kwargs)
+                    if joint is None:
+                        gi = vjps[i](g, ans, *args, **kwargs)
+                    else:
+                        if joint_grads is None:
+                            joint_grads = joint(g, ans, *args, **kwargs)
+                        gi = joint_grads[i]
                 except (TypeError, AttributeError) as e:
                     raise _vjp_error(node, i, args, e, create_graph) from e
                 if create_graph and not isinstance(gi, Variable):

@@ -162,8 +162,10 @@ class Node(Meta):
         return saved
 
     def saved_bytes(self) -> int:
-        """Memory the saved tensors hold (the shared tensors that stand for numbers hold none of it)."""
-        return sum(t.numel() * t.element_size() for t in self.saved_tensors() if not constants.is_cached(t))
+        """Memory the saved tensors and residuals hold (the shared tensors that stand for numbers hold none)."""
+        residuals = [self.kwargs[r] for r in self.prim.residuals] if self.prim is not None and self.args else []
+        tensors = self.saved_tensors() + residuals
+        return sum(t.numel() * t.element_size() for t in tensors if not constants.is_cached(t))
 
     def check_versions(self) -> None:
         if not self.versions:

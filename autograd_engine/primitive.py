@@ -42,6 +42,9 @@ class Primitive:
     is kept as a `Meta` (shape, dtype, device): backward holds no more memory than it needs, and
     in-place edits of what it does need are caught. `numbers_as_tensors` (binary ops whose kernel gives
     the same bits either way) passes a Python number as a cached 0-dim tensor: see `constants`.
+    `residuals` names (space separated) extra results that the forward returns after its output: a fused
+    kernel's by-products that its backward kernel reads (attention's log-sum-exp), kept by the node and
+    passed to the VJPs as keyword arguments, as the residuals of `jax.custom_vjp`.
     """
 
     __slots__ = (
@@ -53,16 +56,24 @@ class Primitive:
         "needs",
         "plans",
         "numbers_as_tensors",
+        "residuals",
+        "joint",
         "inputs",
     )
 
     def __init__(
-        self, forward: Callable[..., torch.Tensor], saves: str | dict[str, str] = "", numbers_as_tensors: bool = False
+        self,
+        forward: Callable[..., Any],
+        saves: str | dict[str, str] = "",
+        numbers_as_tensors: bool = False,
+        residuals: str = "",
     ) -> None:
         self.name = forward.__name__
         self.forward = forward
         self.numbers_as_tensors = numbers_as_tensors
+        self.residuals = tuple(residuals.split())
         self.vjps: Sequence[VJP | None] = ()
+        self.joint: VJP | None = None
         params = [
             p
             for p in inspect.signature(forward).parameters.values()
@@ -112,6 +123,19 @@ class Primitive:
         self.vjps = _ArgnumVJPs(vjp)
         return self
 
+    def defvjp_joint(self, vjp: VJP, wrt: str) -> Primitive:
+        """One VJP for the inputs named in `wrt` at once, `vjp(g, ans, *args, **kwargs)` returning a gradient
+        per positional input (None for the others): for a fused backward kernel that computes them all in
+        one call, which backward then makes once per node. `vjps[i]` picks input i's gradient from it."""
+        if self.inputs is None:
+            raise TypeError(f"primitive {self.name} takes *args: joint VJPs need named inputs")
+        unknown = set(wrt.split()) - set(self.inputs)
+        if unknown:
+            raise ValueError(f"primitive {self.name}: defvjp_joint names unknown inputs {sorted(unknown)}")
+        self.joint = vjp
+        self.vjps = tuple(_Pick(vjp, i) if name in wrt.split() else None for i, name in enumerate(self.inputs))
+        return self
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         raw: Any = args  # the inputs as the forward takes them: tensors, not Variables
         record = None  # None: no Variable among the inputs, so plain tensors in and out
@@ -128,6 +152,10 @@ class Primitive:
         except _WRAPPED_ERRORS as e:
             where = scope_label(self.name, _scopes.path)
             raise type(e)(f"{where}: {e} [inputs: {describe(raw, kwargs)}]") from e
+        if self.residuals:
+            out, *extra = out
+            if record:
+                kwargs = {**kwargs, **dict(zip(self.residuals, extra))}
         if record is None:
             return out
         if out.requires_grad:  # a constant tensor tracked by torch autograd must not pull it in
@@ -237,11 +265,27 @@ class _ArgnumVJPs:
         return functools.partial(self.vjp, i)
 
 
+class _Pick:
+    """Input i's gradient out of a joint VJP (what `vjps[i]` is for a primitive with one)."""
+
+    __slots__ = ("joint", "i")
+
+    def __init__(self, joint: VJP, i: int) -> None:
+        self.joint, self.i = joint, i
+
+    @property
+    def __name__(self) -> str:
+        return self.joint.__name__
+
+    def __call__(self, g: Any, ans: Any, *args: Any, **kwargs: Any) -> Any:
+        return self.joint(g, ans, *args, **kwargs)[self.i]
+
+
 def primitive(
-    saves: str | dict[str, str] = "", numbers_as_tensors: bool = False
-) -> Callable[[Callable[..., torch.Tensor]], Primitive]:
+    saves: str | dict[str, str] = "", numbers_as_tensors: bool = False, residuals: str = ""
+) -> Callable[[Callable[..., Any]], Primitive]:
     """Decorator: turn a forward function on tensors into a `Primitive` named after it."""
-    return lambda forward: Primitive(forward, saves, numbers_as_tensors)
+    return lambda forward: Primitive(forward, saves, numbers_as_tensors, residuals)
 
 
 def describe(raw: Sequence[Any], kwargs: dict[str, Any] | None = None) -> str:

@@ -33,6 +33,8 @@ def vjp_texts(prim: ag.Primitive) -> list[str]:
     for i, fn in enumerate(vjps):
         if fn is None:
             texts.append("(not differentiable)")
+        elif prim.joint is not None:
+            texts.append(f"`{fn.__name__}` (joint: one call gives every input's; see {family(prim)}.py)")
         elif fn.__name__ != "<lambda>":
             texts.append(f"`{fn.__name__}` (see {family(prim)}.py)")
         else:
@@ -50,6 +52,11 @@ def family(prim: ag.Primitive) -> str:
 
 
 def saves_text(prim: ag.Primitive) -> str:
+    residuals = f"; residuals: {' '.join(prim.residuals)}" if prim.residuals else ""
+    return _inputs_kept(prim) + residuals
+
+
+def _inputs_kept(prim: ag.Primitive) -> str:
     names = [p for p in inspect.signature(prim.forward).parameters if p not in ("self",)]
     if prim.needs is not None:
         parts = []

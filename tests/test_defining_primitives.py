@@ -99,3 +99,32 @@ def test_check_primitive_passes_a_correct_primitive_and_catches_a_wrong_derivati
         ag.check_primitive(wrong, r(5))
     with pytest.raises(ValueError, match="no floating-point tensor input"):
         ag.check_primitive(wrong, torch.arange(3))
+
+
+def test_residuals_and_a_joint_vjp_make_one_backward_call_for_every_input():
+    """A fused kernel's by-products reach the VJP as keyword arguments (kept by the node, not returned), and a
+    joint VJP runs once per node however many inputs need gradients; check_primitive checks it as any other."""
+    calls = []
+
+    @ag.primitive(saves="x y", residuals="norm")
+    def user_scaled_dot(x, y, *, scale):
+        """scale * x . y, with |x| |y| as a residual."""
+        return scale * (x * y).sum(), x.norm() * y.norm()
+
+    def joint(g, ans, x, y, *, scale, norm):
+        calls.append(norm)
+        return ag.ops.mul(g, ag.ops.mul(y, scale)), ag.ops.mul(g, ag.ops.mul(x, scale))
+
+    user_scaled_dot.defvjp_joint(joint, wrt="x y")
+    x, y = (ag.Variable(t, requires_grad=True) for t in (r(4), r(4)))
+    out = user_scaled_dot(x, y, scale=3.0)
+    assert out.shape == () and torch.equal(out._node.kwargs["norm"], x.data.norm() * y.data.norm())
+    out.backward()
+    assert len(calls) == 1 and torch.equal(calls[0], x.data.norm() * y.data.norm())
+    torch.testing.assert_close(x.grad.data, 3.0 * y.data)
+    torch.testing.assert_close(y.grad.data, 3.0 * x.data)
+    assert torch.equal(user_scaled_dot(x.data, y.data, scale=3.0), 3.0 * (x.data * y.data).sum())  # plain: no residual
+    assert ag.check_primitive(user_scaled_dot, r(3), r(3), scale=0.5)
+
+    with pytest.raises(ValueError, match=r"defvjp_joint names unknown inputs \['z'\]"):
+        user_scaled_dot.defvjp_joint(joint, wrt="x z")

@@ -8,12 +8,12 @@ gradients come for free. Inputs that a VJP reads only the shape of arrive as `Me
 Families: `core` (arithmetic, where, sum/max/min, shape and layout, matmul: what the others are written
 in), `conv` (unfold/fold and the native convolutions), `elementwise`, `reductions`, `indexing`,
 `shape`, `linalg`, `pooling`, and fused kernels for composites torch has one kernel for (`activations`,
-`normalization`), each tested equal to its composite. Defining a primitive registers it in
+`normalization`, `sdpa`), each tested equal to its composite. Defining a primitive registers it in
 `PRIMITIVES`; docs/engine.md says how to add one.
 """
 
 from ..primitive import REGISTRY as PRIMITIVES
-from . import activations, conv, elementwise, indexing, linalg, normalization, pooling, reductions, shape
+from . import activations, conv, elementwise, indexing, linalg, normalization, pooling, reductions, sdpa, shape
 from .activations import *  # noqa: F403
 from .conv import *  # noqa: F403
 from .core import (
@@ -60,6 +60,7 @@ from .linalg import *  # noqa: F403
 from .normalization import *  # noqa: F403
 from .pooling import *  # noqa: F403
 from .reductions import *  # noqa: F403
+from .sdpa import *  # noqa: F403
 from .shape import *  # noqa: F403
 
 __all__ = [
@@ -102,6 +103,7 @@ __all__ = [
     "where",
 ]
 __all__ += activations.__all__
+__all__ += sdpa.__all__
 __all__ += conv.__all__
 __all__ += elementwise.__all__
 __all__ += indexing.__all__

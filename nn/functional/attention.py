@@ -1,10 +1,11 @@
 """torch.nn.functional's attention functions on Variables.
 
-scaled_dot_product_attention is the composite of torch's math path: softmax(q k^T * scale + mask) v,
-with dropout on the attention weights drawn from torch's generator exactly as that path draws it, so a
-seeded run matches torch's (on the CPU, where torch takes the math path whenever dropout_p > 0). It needs
-no fused primitive: forward + backward of (64, 4, 128, 64) float32 takes 54-58 ms of one CPU thread against
-60 ms for torch's fused kernel (causal: 63 against 58).
+scaled_dot_product_attention takes the path torch takes for the same arguments (`torch._fused_sdp_choice`):
+its fused CPU kernel, as the `attention` primitive, where torch runs that kernel (4-d inputs on the CPU, no
+dropout...), and otherwise the composite of torch's math path, softmax(q k^T * scale + mask) v, with
+dropout on the attention weights drawn from torch's generator exactly as that path draws it. Either way a
+seeded run gives torch's values to the bit. The fused kernel keeps the output and a log-sum-exp per row
+rather than the (L, S) weights the composite keeps.
 """
 
 from __future__ import annotations
@@ -99,11 +100,15 @@ def scaled_dot_product_attention(
     _check(query, key, value, attn_mask, dropout_p)
     if is_causal and attn_mask is not None:
         raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True")
+    fused = _fused(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa)
+    if fused is not None:
+        return fused
     if enable_gqa and query.ndim >= 3:
         key, value = _repeat_heads(key, query.shape[-3]), _repeat_heads(value, query.shape[-3])
     if scale is None:
         scale = 1.0 / math.sqrt(query.shape[-1])
-    scores = ag.matmul(query * scale, ag.transpose(key, -2, -1))
+    root = math.sqrt(abs(scale))  # torch's math path scales q and k by sqrt(scale) each, the sign on q
+    scores = ag.matmul(query * math.copysign(root, scale), ag.transpose(key, -2, -1) * root)
     keep = None  # boolean: positions that take part
     if is_causal:
         length, source = scores.shape[-2:]
@@ -116,18 +121,31 @@ def scaled_dot_product_attention(
     if keep is not None:  # added as 0 / -inf, as torch's math path does (a `where` costs 30x in backward)
         bias = torch.zeros(keep.shape, dtype=scores.dtype, device=scores.device)
         scores = scores + bias.masked_fill_(~keep, -math.inf)
-    weights = _softmax_of_kept(scores) if attn_mask is not None else ag.softmax(scores, -1)
+    weights = ops.softmax_of_kept(scores) if attn_mask is not None else ag.softmax(scores, -1)
     if dropout_p > 0:
         weights = _dropout(weights, dropout_p)
     return ag.matmul(weights, value)
 
 
-def _softmax_of_kept(scores: Any) -> Any:
-    """softmax over the last dim, with zeros (and zero gradients) for rows that are all -inf."""
-    dead = torch.isneginf(unwrap(scores)).all(-1, keepdim=True)
-    if not bool(dead.any()):
-        return ag.softmax(scores, -1)
-    return ops.where(dead, 0.0, ag.softmax(ops.where(dead, 0.0, scores), -1))
+def _fused(
+    query: Any, key: Any, value: Any, attn_mask: Any, dropout_p: float, is_causal: bool, scale: Any, gqa: bool
+) -> Variable | None:
+    """The `attention` primitive where torch would run its fused CPU kernel on these arguments, else None (a
+    boolean mask added as 0 / -inf, as torch converts it)."""
+    q, k, v = unwrap(query), unwrap(key), unwrap(value)
+    if q.device.type != "cpu":
+        return None
+    mask = unwrap(attn_mask)
+    if isinstance(attn_mask, Variable) and attn_mask.requires_grad:  # (torch's choice reads requires_grad)
+        mask = mask.detach().requires_grad_()
+    if torch._fused_sdp_choice(q, k, v, mask, dropout_p, is_causal, scale=scale, enable_gqa=gqa) != _FLASH:
+        return None
+    if mask is not None and mask.dtype == torch.bool:
+        mask = torch.zeros(mask.shape, dtype=q.dtype, device=q.device).masked_fill_(~mask, -math.inf)
+    return ops.attention(query, key, value, mask, is_causal=is_causal, scale=scale)
+
+
+_FLASH = torch.nn.attention.SDPBackend.FLASH_ATTENTION.value
 
 
 def _dropout(weights: Any, p: float) -> Any:
