@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as tnf
+from PIL import Image
 from skimage.metrics import structural_similarity
 
 from examples.noise2noise import baselines, cli, data, metrics
@@ -210,8 +211,8 @@ def test_evaluate_compares_checkpoints_and_baselines_per_photo(tmp_path, capsys)
         "(2) 3x3 Gaussian blur (sigma " + methods[1].split("sigma ")[1],
         "(3) total variation (weight " + methods[2].split("weight ")[1],
         "(4) BM3D (sigma 25, known)",
-        f"(5) seed ({pretrained / 'seed.pt'})",
-        f"(6) dncnn ({pretrained / 'dncnn.pt'})",
+        "(5) seed (pretrained/seed.pt)",
+        "(6) dncnn (pretrained/dncnn.pt)",
     ]
     assert out[-2].startswith("after-the-rain (lxqt-themes)") and len(out[-1].split()) == 3 + 2 * 6
 
@@ -226,7 +227,11 @@ def test_evaluate_on_a_course_file_has_no_photos_to_break_down(tmp_path, capsys)
     clean = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)
     torch.save((Noise().apply(clean, torch.Generator().manual_seed(0)), clean), tmp_path / "val_data.pkl")
     seed_pt = str(ROOT / "examples" / "noise2noise" / "pretrained" / "seed.pt")
-    assert cli.main(["evaluate", "--checkpoint", seed_pt, "--val-data", str(tmp_path / "val_data.pkl")]) == 0
+    argv = ["evaluate", "--checkpoint", seed_pt, "--val-data", str(tmp_path / "val_data.pkl")]
+    assert cli.main([*argv, "--samples", str(tmp_path / "grid.png"), "--sample-count", "3"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == f"4 (noisy, clean) pairs of {tmp_path / 'val_data.pkl'}:" and len(out) == 3
-    assert re.fullmatch(rf"\(1\) seed \({re.escape(seed_pt)}\) +\d+\.\d\d +0\.\d{{4}}", out[2])
+    assert out[0] == f"4 (noisy, clean) pairs of {tmp_path / 'val_data.pkl'}:" and len(out) == 4
+    assert re.fullmatch(r"\(1\) seed \(pretrained/seed\.pt\) +\d+\.\d\d +0\.\d{4}", out[2])
+    assert out[3] == f"samples saved to {tmp_path / 'grid.png'}"
+    with Image.open(tmp_path / "grid.png") as grid:  # 3 crops (rows) of noisy, seed, clean (columns)
+        assert grid.height > grid.width

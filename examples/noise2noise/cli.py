@@ -30,7 +30,7 @@ from .checkpoints import load_model as load_checkpoint
 from .config import TrainConfig, recipe, resolve_device
 from .model import shipped_weights
 from .noise import DEFAULT_LEVELS, Noise
-from .reports import render_graph
+from .reports import render_graph, save_comparison
 from .training import Trainer, TrainingDivergedError, check_pairs, run_conflict
 
 
@@ -140,6 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=options.seed, help="seed of the noise drawn on the crops (the first checkpoint's)")
     _add_data_options(e, training=False)
     e.add_argument("--crop", type=options.positive_int, help=f"size of the built-in crops, pixels ({data.CROP})")
+    e.add_argument(
+        "--samples",
+        type=options.image_file,
+        help="also save a figure of some validation crops: noisy, each method's output, clean (png, jpg, pdf...)",
+    )
+    e.add_argument("--sample-count", type=options.positive_int, default=6, help="crops in that figure (6)")
     e.set_defaults(check=partial(_check_evaluate, e))
 
     d = sub.add_parser("denoise", help="denoise an image of any size (PNG, JPEG, ...)")
@@ -300,7 +306,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         )
     noisy, clean = val.input.float() / 255, val.target.float() / 255
     rows = [
-        metrics.Scores.of(f"{cfg.arch} ({path})", denoise(backend, noisy, architectures.size_multiple(cfg.arch)), clean)
+        metrics.Scores.of(
+            f"{cfg.arch} ({Path(*Path(path).parts[-2:])})",
+            denoise(backend, noisy, architectures.size_multiple(cfg.arch)),
+            clean,
+        )
         for path, cfg, backend in models
     ]
     if args.baselines and train_clean is not None:  # not with --val-data: refused at parse time
@@ -309,7 +319,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         rows = baselines.evaluate(noisy, clean, *tuning_pairs, noise) + rows
     print(f"{what}:")
     print(metrics.report(rows, groups))
+    if args.samples:
+        save_comparison(Path(args.samples), rows, noisy, clean, _sample_picks(groups, len(val), args.sample_count))
+        print(f"samples saved to {args.samples}")
     return 0
+
+
+def _sample_picks(groups: list[tuple[str, torch.Tensor]], count: int, n: int) -> list[tuple[str, int]]:
+    """n crops for the sample figure: the first crop of n photos spread over the validation set (or, with
+    --val-data, n pairs spread over it)."""
+    if not groups:
+        return [(f"pair {i}", i) for i in torch.linspace(0, count - 1, min(n, count)).round().long().tolist()]
+    chosen = torch.linspace(0, len(groups) - 1, min(n, len(groups))).round().long().tolist()
+    return [(groups[j][0], int(groups[j][1][0])) for j in chosen]
 
 
 def cmd_denoise(args: argparse.Namespace) -> int:

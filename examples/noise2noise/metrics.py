@@ -5,7 +5,7 @@ method overall and per validation photo."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from skimage.metrics import structural_similarity
@@ -49,10 +49,11 @@ class Scores:
     psnr: torch.Tensor
     ssim: torch.Tensor
     parameter: str = ""
+    denoised: torch.Tensor | None = field(default=None, repr=False)  # the images scored, for sample grids
 
     @classmethod
     def of(cls, method: str, denoised: torch.Tensor, clean: torch.Tensor, parameter: str = "") -> Scores:
-        return cls(method, psnr_per_image(denoised, clean), ssim_per_image(denoised, clean), parameter)
+        return cls(method, psnr_per_image(denoised, clean), ssim_per_image(denoised, clean), parameter, denoised)
 
     @property
     def label(self) -> str:

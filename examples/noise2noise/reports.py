@@ -1,9 +1,11 @@
 """What a run writes beside its checkpoint: metrics.csv, the loss and PSNR curves, a grid of sample
-denoisings, and pictures of the training graph."""
+denoisings, and pictures of the training graph; and evaluate's grid of every method on the same crops."""
 
 from __future__ import annotations
 
 import csv
+import textwrap
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ import nn
 
 from . import architectures, data
 from .config import TrainConfig
+from .metrics import Scores
 
 
 def write_metrics(out: Path, history: list[dict[str, Any]]) -> None:
@@ -49,6 +52,36 @@ def save_samples(path: Path, val: data.Pairs, denoised: torch.Tensor, scale: int
     grid = torch.cat([torch.cat(list(r), dim=2) for r in rows], dim=1)  # 3 x (3h) x (n w)
     img = (grid.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
     Image.fromarray(img).resize((img.shape[1] * scale, img.shape[0] * scale), Image.Resampling.NEAREST).save(path)
+
+
+def save_comparison(
+    path: Path, scores: Sequence[Scores], noisy: torch.Tensor, clean: torch.Tensor, picks: Sequence[tuple[str, int]]
+) -> None:
+    """A figure of the crops `picks` ((photo name, crop index)), one per row: the noisy input, each scored
+    method's output with its PSNR on that crop, and the clean crop."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    methods = [s for s in scores if s.denoised is not None and s.method != "noisy input"]
+    columns = [("noisy input", noisy, None)] + [(s.method, s.denoised, s.psnr) for s in methods]
+    columns.append(("clean", clean, None))
+    fig, axes = plt.subplots(len(picks), len(columns), figsize=(1.6 * len(columns), 1.75 * len(picks)), squeeze=False)
+    for row, (photo, i) in enumerate(picks):
+        for col, (name, images, psnr) in enumerate(columns):
+            ax = axes[row][col]
+            ax.imshow(images[i].clamp(0, 1).permute(1, 2, 0).cpu().numpy(), interpolation="nearest")
+            ax.set_xticks([]), ax.set_yticks([])
+            if row == 0:
+                ax.set_title(textwrap.fill(name, 22), fontsize=7)
+            if psnr is not None:
+                ax.set_xlabel(f"{float(psnr[i]):.2f} dB", fontsize=7)
+            if col == 0:
+                ax.set_ylabel(photo, fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def render_graph(cfg: TrainConfig, path: Path) -> list[Path]:
