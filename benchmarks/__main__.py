@@ -160,7 +160,10 @@ def build_groups(quick: bool, device: str = "cpu") -> list[Group]:
     groups.append(
         Group(
             f"GPT train step (examples/gpt default model), batch {gpt_batch}",
-            {v: workloads.gpt_train_step(v, gpt_batch) for v in ("torch autograd", "torch.nn", "engine")},
+            {
+                v: workloads.gpt_train_step(v, gpt_batch)
+                for v in ("torch autograd", "torch.nn", "engine", "engine compiled")
+            },
             baseline="torch autograd",
             also="torch.nn",
         )

@@ -298,14 +298,16 @@ def activation(name: str, variant: str, shape: tuple[int, ...] = (256, 1024)) ->
 # --- the GPT example's train step, three ways ------------------------------------------------------
 def gpt_train_step(variant: str, batch: int = 32) -> Step:
     """One training step of examples/gpt's default model and options (forward, backward, clipping, AdamW, the
-    schedule) on `batch` windows: 'engine' (ag.value_and_grad of the functional model), 'torch autograd' (the
-    same functional model on tensors that require grad, torch.optim.AdamW) or 'torch.nn' (the twin)."""
+    schedule) on `batch` windows: 'engine' (ag.value_and_grad of the functional model, eager), 'engine compiled'
+    (the same replayed by ag.compile, as `train` does by default), 'torch autograd' (the same functional model
+    on tensors that require grad, torch.optim.AdamW) or 'torch.nn' (the twin)."""
     from examples.gpt.backends import make_backend, make_schedule, param_groups
     from examples.gpt.config import BETAS, TrainConfig
     from examples.gpt.data import Vocab, builtin_corpus, random_windows
     from examples.gpt.model import init_state, loss_fn, named_leaves, tree_of
 
-    cfg = TrainConfig(batch_size=batch, backend="torch" if variant == "torch.nn" else "engine")
+    backend = "torch" if variant == "torch.nn" else "engine"
+    cfg = TrainConfig(batch_size=batch, backend=backend, compile=variant == "engine compiled")
     corpus = builtin_corpus()
     vocab = Vocab.of(corpus.train + corpus.val)
     model = cfg.model(len(vocab))

@@ -1,6 +1,7 @@
-"""examples/gpt: the functional GPT against its torch.nn twin and torch autograd, training, the command line
-(option errors at parse time, one-line errors later, exact resume, atomic and finite checkpoints), sampling,
-the block graph in the docs, data-parallel runs under torchrun, and the benchmark rows."""
+"""examples/gpt: the functional GPT against its torch.nn twin and torch autograd, training (compiled steps equal
+to eager ones to the bit), the command line (option errors at parse time, one-line errors later, exact resume,
+atomic and finite checkpoints), sampling, the block graph in the docs, data-parallel runs under torchrun, and
+the benchmark rows."""
 
 from __future__ import annotations
 
@@ -206,6 +207,7 @@ PARSE_ERRORS = [
     (["--device", "tpu"], "argument --device: must be auto, cpu, cuda or cuda:N, got 'tpu'"),
     (["--dtype", "float16"], "argument --dtype: invalid choice: 'float16'"),
     (["--resume", "--overwrite"], "argument --overwrite: not with --resume"),
+    (["--compile", "--backend", "torch"], "argument --compile: compiles the engine's step; not with --backend torch"),
 ]
 
 
@@ -269,6 +271,75 @@ def test_resume_after_a_stop_equals_an_uninterrupted_run(trained, tmp_path, caps
     assert all(torch.equal(resumed["model"][k], full["model"][k]) for k in full["model"])
     for key in ("step", "train_loss", "val_loss", "lr"):
         assert [r[key] for r in resumed["history"]] == [r[key] for r in full["history"]]
+
+
+def equal_states(a: object, b: object) -> bool:
+    """Bitwise equality of nested dicts, lists and tensors (state dicts, optimizer states)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(equal_states(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(equal_states(x, y) for x, y in zip(a, b))
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        return torch.equal(a, b)
+    return type(a) is type(b) and a == b
+
+
+@pytest.fixture
+def one_thread():
+    """Trainers run as the command line runs them, on one thread (several are much slower on a shared machine)."""
+    with cli.cpu_threads(1):
+        yield
+
+
+@pytest.mark.usefixtures("one_thread")
+@pytest.mark.parametrize("dropout", [0.0, 0.2])
+def test_compiled_training_equals_eager_to_the_bit(tmp_path, dropout):
+    """--compile replays each step's forward and backward (dropout masks drawn afresh from torch's generator):
+    every step's loss, the weights, AdamW's state, the schedule, the validation losses and the generators
+    come out as the eager run's, bit for bit."""
+    runs = {}
+    for compiled in (False, True):
+        cfg = TrainConfig(**TINY, dropout=dropout, compile=compiled, device="cpu", out=str(tmp_path / str(compiled)))
+        sums: list[float] = []
+        trainer = Trainer(cfg, on_step=lambda t, step, sums=sums: sums.append(t.loss_sum))
+        trainer.run(log=lambda s: None)
+        runs[compiled] = (sums, nn.load(trainer.checkpoint_path))
+    (eager_sums, eager), (compiled_sums, compiled) = runs[False], runs[True]
+    gradients = trainer.backend.value_and_grad
+    assert gradients.traces <= 2 and gradients.traces + gradients.replays == TINY["steps"]  # (a first call may warm up)
+    assert gradients.replays >= TINY["steps"] - 2
+    assert compiled_sums == eager_sums and len(set(compiled_sums)) == TINY["steps"]  # every step's loss
+    assert [r["val_loss"] for r in compiled["history"]] == [r["val_loss"] for r in eager["history"]]
+    for key in ("model", "optimizer", "schedule", "rng"):
+        assert equal_states(compiled[key], eager[key]), key
+    assert compiled["config"]["compile"] and not eager["config"]["compile"]
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_compile_is_the_default_kept_by_resume_and_refused_for_the_torch_backend(trained, tmp_path, capsys):
+    """The full (compiled, the default) run equals one that ran its first steps eagerly and resumed with the
+    run's own --no-compile; --compile may change on resume; the torch backend runs without it."""
+    assert nn.load(trained / "checkpoint.pt")["config"]["compile"]
+    run = tmp_path / "run"
+    cfg = TrainConfig(**TINY, compile=False, device="cpu", out=str(run))
+    Trainer(cfg, on_step=lambda t, step: t.request_stop() if step == 4 else None).run(log=lambda s: None)
+
+    def resumed(*options: str) -> TrainConfig:
+        return cli.config_from(cli.parse_args(["train", "--out", str(run), "--resume", *options]))
+
+    assert not resumed().compile and resumed("--compile").compile
+    code, out, _ = run_cli(capsys, "train", "--out", str(run), "--resume")
+    assert code == 0 and "engine backend, cpu" in out
+    ckpt, full = nn.load(run / "checkpoint.pt"), nn.load(trained / "checkpoint.pt")
+    assert not ckpt["config"]["compile"] and equal_states(ckpt["model"], full["model"])
+    torch_run = cli.config_from(cli.parse_args(["train", *tiny_args(tmp_path / "twin"), "--backend", "torch"]))
+    assert not torch_run.compile
+    twin = replace(torch_run, out=str(run))
+    Trainer(twin, overwrite=True, on_step=lambda t, step: t.request_stop()).run(log=lambda s: None)
+    code, _, err = run_cli(capsys, "train", "--out", str(run), "--resume", "--compile")
+    assert code == 1 and one_error_line(err) == (
+        f"error: --compile: compiles the engine's step; the run in {run} trains the torch.nn twin"
+    )
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full, a device that is always full")
@@ -422,16 +493,18 @@ def test_two_processes_under_torchrun_train_like_one_on_the_whole_batch(tmp_path
 
 
 # --- the benchmark rows ----------------------------------------------------------------------------------
-def test_the_benchmark_times_the_gpt_step_three_ways():
+def test_the_benchmark_times_the_gpt_step_four_ways():
     from benchmarks import memory
     from benchmarks.__main__ import build_groups
 
     group = next(g for g in build_groups(quick=True) if g.title.startswith("GPT train step"))
-    assert set(group.variants) == {"torch autograd", "torch.nn", "engine"} and group.also == "torch.nn"
+    assert set(group.variants) == {"torch autograd", "torch.nn", "engine", "engine compiled"}
+    assert group.also == "torch.nn"
     losses = {}
     for name, step in group.variants.items():
         torch.manual_seed(0)  # the same dropout masks
         losses[name] = step()
     assert losses["engine"] == pytest.approx(losses["torch autograd"], rel=1e-5)
     assert losses["engine"] == pytest.approx(losses["torch.nn"], rel=1e-5)
+    assert losses["engine compiled"] == losses["engine"]  # the first call traces: eager's numbers
     assert {"engine-gpt", "torch-gpt-functional", "torch-gpt-nn"} <= set(memory.VARIANTS)

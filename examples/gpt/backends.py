@@ -1,7 +1,7 @@
 """The two backends a GPT trains on: the functional model on the engine (ag.value_and_grad of model.loss_fn
-over the parameter pytree, nn.optim.AdamW, nn's schedulers and clipping), and its torch.nn twin
-(torch.optim.AdamW, torch's schedulers and clipping); the same initialisation, parameter groups,
-schedule and update rule, so that fed the same batches they train alike."""
+over the parameter pytree, replayed by ag.compile unless --no-compile; nn.optim.AdamW, nn's schedulers and
+clipping), and its torch.nn twin (torch.optim.AdamW, torch's schedulers and clipping); the same
+initialisation, parameter groups, schedule and update rule, so that fed the same batches they train alike."""
 
 from __future__ import annotations
 
@@ -74,7 +74,10 @@ class EngineBackend:
         self.core = ParameterTree(self.params).to(device)
         self.opt = nn.optim.AdamW(param_groups(self.core.named_parameters(), cfg.weight_decay), lr=cfg.lr, betas=BETAS)
         self.schedule = make_schedule(nn.optim.lr_scheduler, self.opt, cfg)
-        self.value_and_grad = ag.value_and_grad(loss_fn)
+        # --compile replays the forward and backward (the loss and the gradients); clipping, AdamW (its bias
+        # correction reads the step count on the host) and the schedule (a new lr every step) stay outside
+        gradients = ag.value_and_grad(loss_fn)
+        self.value_and_grad = ag.compile(gradients) if cfg.compile else gradients
         self.ddp: nn.parallel.DistributedDataParallel | None = None
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> float:

@@ -90,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     _option(t, "--dtype", str, "floating-point type of the weights", unset=True, choices=list(DTYPES))
     backend = "torch: the torch.nn twin (same init, batches, dropout masks)"
     _option(t, "--backend", str, backend, unset=True, choices=["engine", "torch"])
+    t.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        help="replay each step's forward and backward with ag.compile: the eager run's numbers to the bit, faster "
+        f"on the CPU (default {'on' if DEFAULTS.compile else 'off'} for the engine backend, which alone takes it; "
+        "with --resume, the run's own)",
+    )
     t.add_argument("--out", type=shared.folder, default=DEFAULTS.out, help=f"run folder (default {DEFAULTS.out})")
     t.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
     t.add_argument("--overwrite", action="store_true", help="replace the run in --out (without it, train refuses)")
@@ -129,6 +136,8 @@ def _check_sizes(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
 def _check_train(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if args.resume and args.overwrite:
         p.error("argument --overwrite: not with --resume (one continues the run in --out, the other replaces it)")
+    if args.compile and args.backend == "torch":
+        p.error("argument --compile: compiles the engine's step; not with --backend torch")
     if args.resume:  # unset options are the run's own, checked against it once it is read
         return
     _check_sizes(p, args)
@@ -149,12 +158,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 # --- the commands ----------------------------------------------------------------------------------
 def config_from(args: argparse.Namespace) -> TrainConfig:
-    """The options given, over the run's own config with --resume, else over TrainConfig's defaults."""
+    """The options given, over the run's own config with --resume, else over TrainConfig's defaults; compile
+    is off for the torch backend (asked for on a resumed torch run, whose backend only the checkpoint says: an
+    error)."""
     given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
     if args.resume:
         saved = checkpoints.read(Path(args.out) / "checkpoint.pt", resume=True)
-        return replace(TrainConfig.from_dict(saved["config"]), **given)
-    return TrainConfig(**given)
+        cfg = replace(TrainConfig.from_dict(saved["config"]), **given)
+    else:
+        cfg = TrainConfig(**given)
+    if cfg.backend == "torch" and cfg.compile:
+        if args.compile:
+            raise ValueError(f"--compile: compiles the engine's step; the run in {args.out} trains the torch.nn twin")
+        cfg = replace(cfg, compile=False)
+    return cfg
 
 
 @contextmanager
@@ -182,10 +199,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _train(cfg: TrainConfig, args: argparse.Namespace) -> int:
     trainer = Trainer(cfg, resume=args.resume, overwrite=args.overwrite)
     count = sum(p.numel() for p in trainer.backend.core.parameters())
+    backend = f"{cfg.backend} backend" + (" (compiled)" if cfg.compile else "")
     print(
         f"training a GPT ({count:,} parameters: {cfg.n_layer} blocks, {cfg.n_head} heads, width {cfg.n_embd}, "
         f"context {cfg.context}) on {len(trainer.corpus.train):,} characters of Python's reference topics "
-        f"({len(trainer.vocab)} distinct), {cfg.backend} backend, {trainer.device}"
+        f"({len(trainer.vocab)} distinct), {backend}, {trainer.device}"
         + (f", {trainer.world} processes" if trainer.world > 1 else "")
         + f"; run folder {cfg.out}"
     )

@@ -42,8 +42,9 @@ from .sampling import generate
 
 RUN_FILES = ("checkpoint.pt", "metrics.csv", "metrics.png", "samples.txt")
 """What a run writes into its folder (`--overwrite` removes them first)."""
-MAY_CHANGE = ("device", "threads", "eval_every", "sample_chars", "out")
-"""Config entries a resumed run may change; the others must be the checkpoint's."""
+MAY_CHANGE = ("device", "threads", "eval_every", "sample_chars", "compile", "out")
+"""Config entries a resumed run may change (`compile` gives the same numbers); the others must be the
+checkpoint's."""
 VAL_BATCH = 64
 """Validation windows per forward pass."""
 

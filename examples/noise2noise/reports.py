@@ -64,8 +64,8 @@ def save_comparison(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    methods = [s for s in scores if s.denoised is not None and s.method != "noisy input"]
-    columns = [("noisy input", noisy, None)] + [(s.method, s.denoised, s.psnr) for s in methods]
+    columns: list[tuple[str, torch.Tensor, torch.Tensor | None]] = [("noisy input", noisy, None)]
+    columns += [(s.method, s.denoised, s.psnr) for s in scores if s.denoised is not None and s.method != "noisy input"]
     columns.append(("clean", clean, None))
     fig, axes = plt.subplots(len(picks), len(columns), figsize=(1.6 * len(columns), 1.75 * len(picks)), squeeze=False)
     for row, (photo, i) in enumerate(picks):
