@@ -9,6 +9,7 @@ figures are in docs/compile.md.
     step = ag.compile(step)           # or @ag.compile, @ag.compile(check=True)
     ag.compile.is_tracing()           # True while a call is being recorded (optimizers read it)
     ag.compile.guard(lambda: lr)      # a Python value the trace depends on: replays retrace if it changes
+    ag.compile.scalar(group, "lr")    # a Python number as a tensor that every replay reads anew (optimizers)
 
 Modules: `tracer` (recording a call), `kernels` (what an ATen kernel writes; its fastest callable),
 `program` (the replay as generated Python), `cuda_graph` (capture), `check` (replay beside eager),
@@ -22,9 +23,9 @@ from typing import Any, overload
 
 from . import compiled as _compiled
 from .compiled import CHECKED_CALLS, Compiled
-from .state import CheckError, TraceError, guard, is_tracing
+from .state import CheckError, TraceError, guard, is_tracing, scalar
 
-__all__ = ["CHECKED_CALLS", "CheckError", "Compiled", "TraceError", "compile", "guard", "is_tracing"]
+__all__ = ["CHECKED_CALLS", "CheckError", "Compiled", "TraceError", "compile", "guard", "is_tracing", "scalar"]
 
 
 class _Compile:
@@ -43,6 +44,7 @@ class _Compile:
     TraceError = TraceError
     is_tracing = staticmethod(is_tracing)
     guard = staticmethod(guard)
+    scalar = staticmethod(scalar)
 
     @overload
     def __call__(

@@ -54,7 +54,7 @@ class Owners:
     def __init__(self, roots: list[Edge]) -> None:
         self.parents: dict[int, list[Edge]] = {}  # id(child) -> the edges into it
         self.objects: list[Any] = []  # (kept alive, so that ids stay theirs)
-        self.values: list[tuple[Path, Any]] = []
+        self.values: list[tuple[Path, Any, tuple[int, Any]]] = []  # (path, value, (id(its container), its key))
         self.sizes: list[tuple[Path, int]] = []
         queue: deque[Any] = deque()
         atoms: list[Edge] = []
@@ -67,7 +67,7 @@ class Owners:
         for edge in atoms:
             found: list[Path] = []
             self._through(edge, (), frozenset(), found)
-            self.values += [(path, edge[3]) for path in found]
+            self.values += [(path, edge[3], (id(edge[0]), edge[2])) for path in found]
         for obj in self.objects:
             if isinstance(obj, (dict, list)):
                 self.sizes += [(path, len(obj)) for path in self.paths(obj)]
@@ -117,7 +117,7 @@ class Owners:
 
     def changed(self) -> str | None:
         """The first Python value or container length that differs from the walk's (None if none does)."""
-        for path, value in self.values:
+        for path, value, _ in self.values:
             now = _now(path)
             if now is not value and now != value:
                 return f"{describe(path)}: {value!r} -> {now!r}"
@@ -179,7 +179,7 @@ def _children(obj: Any) -> Iterator[Edge]:
         for i, v in enumerate(obj):
             yield (obj, "index", i, v)
     elif isinstance(obj, types.FunctionType):
-        if not _library(obj.__module__):
+        if not _library(obj.__module__ or ""):
             yield from _function(obj)
     elif isinstance(obj, types.MethodType):
         yield (obj, "attr", "__self__", obj.__self__)

@@ -36,6 +36,13 @@ def variable(t: torch.Tensor) -> Variable:
     return Variable._wrap(t, None)
 
 
+def scalar_input(value: Any) -> torch.Tensor:
+    """A number that `ag.compile.scalar` made an input, as the trace got it (anything else: a retrace)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"a scalar input is now a {type(value).__name__}")
+    return torch.tensor(value, dtype=torch.float64)
+
+
 def variable_with_grad(t: torch.Tensor, g: torch.Tensor) -> Variable:
     v = Variable._wrap(t, None)
     v.grad = Variable._wrap(g, None)
@@ -101,6 +108,7 @@ class _Writer:
         self.globals: dict[str, Any] = {
             "V": variable,
             "VG": variable_with_grad,
+            "SCALAR": scalar_input,
             "RETRACE": Retrace,
             "BELOW": _BELOW,
         }
@@ -207,6 +215,8 @@ class _Writer:
     def pick(self, source: tuple[Any, ...]) -> str:
         if source[0] == "grad":
             return f"{self.const(source[1])}.grad.data"
+        if source[0] == "scalar":
+            return f"SCALAR({self.const(source[1])}{''.join(f'[{self.const(k)}]' for k in source[2])})"
         _, leaf, part = source
         return f"L[{leaf}]" + {"": "", "data": ".data", "grad": ".grad.data"}[part]
 

@@ -1,5 +1,5 @@
-"""What tracing shares with the rest of the engine: the per-thread stack of active tracers, `is_tracing`
-and `guard` (for code that must behave differently while traced: optimizers), the hook through which
+"""What tracing shares with the rest of the engine: the per-thread stack of active tracers, `is_tracing`,
+`guard` and `scalar` (for code that must behave differently while traced: optimizers), the hook through which
 the reverse pass reports `.grad` writes (set only while some thread traces); and what the modules of
 `compile` share: its errors and the random generators' state."""
 
@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
+from torch.utils._python_dispatch import _disable_current_modes
 
 if TYPE_CHECKING:
     from ..variable import Variable
@@ -58,6 +59,28 @@ def guard(read: Callable[[], T]) -> T:
     for tracer in _local.stack:
         tracer.python_guard(read, value)
     return value
+
+
+def scalar(container: Any, key: Any, *keys: Any) -> Any:
+    """`container[key][keys[0]]...`, a Python number, as a 0-dim float64 tensor (a tensor found there is
+    returned as it is). While tracing, that tensor is an input of the trace: every replay reads the number
+    again from `container` (and retraces if the paths from fn lead to another container), so a value that
+    changes between calls, such as a learning rate that a scheduler sets, needs no retrace. It is then no
+    longer checked as the other Python values that fn reaches are (unless fn also returns it): inside fn,
+    use it through this tensor only (a kernel argument or a branch computed from the number would be stale)."""
+    keys = (key, *keys)
+    value = container
+    for k in keys:
+        value = value[k]
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"ag.compile.scalar: expected a number at {keys!r}, got {type(value).__name__}")
+    with _disable_current_modes():  # (made outside the trace: an input, not a recorded kernel)
+        tensor = torch.tensor(value, dtype=torch.float64)
+    for tracer in _local.stack:
+        tracer.scalar_input(tensor, container, keys, value)
+    return tensor
 
 
 def push(tracer: Tracer) -> None:

@@ -79,8 +79,9 @@ Binding = tuple[tuple[str, Any], int | None]
 """A `.grad` to rebind after a replay: (("var", variable) or ("input", leaf index), slot or None)."""
 
 Source = tuple[Any, ...]
-"""Where a replay finds an INPUT: ("leaf", i, "" | "data" | "grad") in the arguments, or ("grad", variable)
-for the `.grad` tensor that a Variable holds when the replay starts."""
+"""Where a replay finds an INPUT: ("leaf", i, "" | "data" | "grad") in the arguments, ("grad", variable)
+for the `.grad` tensor that a Variable holds when the replay starts, or ("scalar", container, keys) for a
+number that `ag.compile.scalar` made an input (read again, as a 0-dim float64 tensor)."""
 
 
 @dataclass
@@ -132,6 +133,7 @@ class Tracer:
         self.known = {id(v): (v, v.grad) for v in known + owners.variables()}  # .grad at the start, where known
         self.touched: dict[int, tuple[weakref.ref[Variable], Any]] = {}
         self.python_guards: list[tuple[Callable[[], Any], Any]] = []
+        self.scalars: list[tuple[Any, Any, Any, Any]] = []  # (container, the value's parent, its key, the value)
         self.problem: str | None = None
         self.dirty: str | None = None  # the first in-place write to an INPUT or CONST
         self.random = False
@@ -249,6 +251,14 @@ class Tracer:
             raise TypeError("ag.compile.guard(read): read() must return a Python value compared with ==, not a tensor")
         self.python_guards.append((read, value))
 
+    def scalar_input(self, tensor: torch.Tensor, container: Any, keys: tuple[Any, ...], value: Any) -> None:
+        """`ag.compile.scalar(container, *keys)` returned `tensor` (of `value`): an input every replay reads anew."""
+        parent = container
+        for key in keys[:-1]:
+            parent = parent[key]
+        self._input(tensor, ("scalar", container, keys))
+        self.scalars.append((container, parent, keys[-1], value))
+
     def grad_touched(self, var: Variable) -> None:
         if id(var) not in self.touched:
             self.touched[id(var)] = (weakref.ref(var), var.grad)
@@ -324,7 +334,7 @@ class Tracer:
             out_leaves=templates,
             bindings=bindings,
             entry_guards=entry_guards,
-            checks=self._checks(entry_guards, bindings),
+            checks=self._checks(entry_guards, bindings, templates),
             python_guards=self.python_guards,
             rng_guarded=self.rng_guarded,
             written=[s for s, k in enumerate(kinds) if k != VALUE and _storage(self.slots[s]) in self.written],
@@ -391,13 +401,14 @@ class Tracer:
         return bindings, entry_guards, learned
 
     def _checks(
-        self, entry_guards: list[tuple[Variable, bool]], bindings: list[Binding]
+        self, entry_guards: list[tuple[Variable, bool]], bindings: list[Binding], templates: list[tuple[Any, ...]]
     ) -> list[tuple[Path, str, Any, str]]:
         """What a replay checks when it starts: that the paths from fn still lead to every Variable the
-        program names or reads the tensor of, to every other CONST, to equal Python values, to dicts and
-        lists of the same length. A Variable's tensor is checked on the Variable (`p.data is t`)."""
+        program names or reads the tensor of, to every other CONST, to the containers of its scalar inputs,
+        to equal Python values (but those inputs), to dicts and lists of the same length. A Variable's tensor
+        is checked on the Variable (`p.data is t`)."""
         named: list[Any] = [var for var, _ in entry_guards] + [t for (kind, t), _ in bindings if kind == "var"]
-        named += [source[1] for _, source in self.inputs if source[0] == "grad"]
+        named += [source[1] for _, source in self.inputs if source[0] in ("grad", "scalar")]
         owned: list[tuple[Variable, torch.Tensor]] = []
         for slot, kind in enumerate(self.kinds):
             if kind == CONST:
@@ -416,11 +427,22 @@ class Tracer:
         for v, t in owned:
             name = next((describe(path) for path in self.owners.paths(v)), "a Variable")
             checks.append(((v, name, (("attr", "data"),)), "is", t, f"{name}.data is another tensor than when traced"))
-        checks += [(path, "==", v, f"{describe(path)} is no longer {v!r}") for path, v in self.owners.values]
+        inputs = self._scalar_inputs(templates)
+        checks += [
+            (path, "==", v, f"{describe(path)} is no longer {v!r}")
+            for path, v, at in self.owners.values
+            if at not in inputs
+        ]
         checks += [
             (path, "len", n, f"the length of {describe(path)} is no longer {n}") for path, n in self.owners.sizes
         ]
         return checks
+
+    def _scalar_inputs(self, templates: list[tuple[Any, ...]]) -> set[tuple[int, Any]]:
+        """Where the values that are inputs of the trace lie (as (id(parent), key)): their checks are dropped,
+        except for a value that fn also returns (then a change retraces, as for any value)."""
+        returned = {id(t[1]) for t in templates if t[0] == "obj"}
+        return {(id(parent), key) for _, parent, key, value in self.scalars if id(value) not in returned}
 
     def _bound(self, t: torch.Tensor) -> int:
         slot = self.find(t)

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from .optimizer import Optimizer, check_options, new_step, to_scalar
+from .scalars import add, addcdiv_, count, quotient
 
 __all__ = ["Adagrad"]
 
@@ -70,21 +71,28 @@ class Adagrad(Optimizer):
             for p in group["params"]:
                 self.state[p]["sum"].share_memory_()
 
-    def _update(self, param: torch.Tensor, grad: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+    def _update(
+        self,
+        param: torch.Tensor,
+        grad: torch.Tensor,
+        state: dict[str, Any],
+        group: dict[str, Any],
+        scheduled: dict[str, Any],
+    ) -> None:
         if not state:
             state.update(self._fresh_state(param, group))
         state["step"] += 1
         grad = -grad if group["maximize"] else grad
         if group["weight_decay"] != 0:
-            grad = grad.add(param, alpha=group["weight_decay"])
-        clr = self._step_lr(to_scalar(group["lr"]), group["lr_decay"], state["step"].item())
+            grad = add(grad, param, group["weight_decay"])
+        clr = self._step_lr(to_scalar(scheduled["lr"]), group["lr_decay"], count(state["step"]))
         state_sum = state["sum"]
         state_sum.addcmul_(grad, grad, value=1)
         std = state_sum.sqrt().add_(group["eps"])
-        param.addcdiv_(grad, std, value=-clr)
+        addcdiv_(param, grad, std, -clr)
 
     @staticmethod
     def _step_lr(lr: Any, lr_decay: float, step: Any) -> Any:
-        """This step's learning rate lr / (1 + (t - 1) * lr_decay), as torch computes it. (The one place a
-        compiled step would keep it as a tensor.)"""
-        return lr / (1 + (step - 1) * lr_decay)
+        """This step's learning rate lr / (1 + (t - 1) * lr_decay), as torch computes it (a Python float
+        eagerly, a float64 tensor while traced: see `scalars`)."""
+        return quotient(lr, 1 + (step - 1) * lr_decay)

@@ -1,9 +1,11 @@
 """The base of the optimizers: parameter groups, per-parameter state and torch.optim's state-dict layout.
 
-A subclass states its hyperparameters (`defaults`) and writes `_update(param, grad, state, group)`: one
-parameter's update on tensors, as torch's single-tensor (for-loop) implementation does it, so that
-trajectories match torch.optim's. The base runs it under `torch.no_grad()` for every parameter that has a
-gradient, and keeps the state torch keeps, with torch's key names, so state dicts move both ways.
+A subclass states its hyperparameters (`defaults`) and writes `_update(param, grad, state, group,
+scheduled)`: one parameter's update on tensors, as torch's single-tensor (for-loop) implementation does
+it, so that trajectories match torch.optim's. The base runs it under `torch.no_grad()` for every
+parameter that has a gradient, and keeps the state torch keeps, with torch's key names, so state dicts
+move both ways. The options that schedulers change (`_scheduled`) are read from `scheduled`: the group
+itself eagerly, tensors that each replay reads anew inside `ag.compile` (see `scalars`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import torch
 
 from autograd_engine import Variable, enable_grad
 
+from .scalars import read_scheduled
+
 __all__ = ["Optimizer"]
 
 
@@ -27,6 +31,8 @@ class Optimizer:
     """Parameter groups (dicts with 'params' and hyperparameters) and per-parameter state, as in torch."""
 
     defaults: dict[str, Any]
+    _scheduled: tuple[str, ...] = ("lr",)
+    """The options that schedulers change between steps: `_update` reads them from its `scheduled` argument."""
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         self.defaults = defaults
@@ -115,17 +121,26 @@ class Optimizer:
                 loss = closure()
         with torch.no_grad():
             for group in self.param_groups:
+                values = read_scheduled(group, self._scheduled)
                 for p in group["params"]:
                     if p.grad is None:
                         continue
                     state = self.state.get(p, {})  # (created only if the update keeps something, as torch)
-                    self._update(p.data, p.grad.data, state, group)
+                    self._update(p.data, p.grad.data, state, group, values)
                     if state:
                         self.state[p] = state
         return loss
 
-    def _update(self, param: torch.Tensor, grad: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
-        """Update `param` in place from `grad`, reading and writing its `state` (torch's keys)."""
+    def _update(
+        self,
+        param: torch.Tensor,
+        grad: torch.Tensor,
+        state: dict[str, Any],
+        group: dict[str, Any],
+        scheduled: dict[str, Any],
+    ) -> None:
+        """Update `param` in place from `grad`, reading and writing its `state` (torch's keys), with the
+        options of `group`, those in `_scheduled` read from `scheduled`."""
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, Any]:

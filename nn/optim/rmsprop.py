@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from .optimizer import Optimizer, check_options, new_step, to_scalar
+from .scalars import add, addcdiv_, decide
 
 __all__ = ["RMSprop"]
 
@@ -15,6 +16,8 @@ __all__ = ["RMSprop"]
 class RMSprop(Optimizer):
     """Divide the gradient by a running root mean square (alpha its smoothing; centered subtracts the
     squared running mean), with optional momentum, weight decay (L2 added to the gradient) and maximize."""
+
+    _scheduled = ("lr", "momentum")
 
     def __init__(
         self,
@@ -47,19 +50,27 @@ class RMSprop(Optimizer):
         )
         super().__init__(params, defaults)
 
-    def _update(self, param: torch.Tensor, grad: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+    def _update(
+        self,
+        param: torch.Tensor,
+        grad: torch.Tensor,
+        state: dict[str, Any],
+        group: dict[str, Any],
+        scheduled: dict[str, Any],
+    ) -> None:
+        with_momentum = decide(group, "momentum", _positive)
         if not state:
             state["step"] = new_step(param, group)
             state["square_avg"] = torch.zeros_like(param, memory_format=torch.preserve_format)
-            if group["momentum"] > 0:
+            if with_momentum:
                 state["momentum_buffer"] = torch.zeros_like(param, memory_format=torch.preserve_format)
             if group["centered"]:
                 state["grad_avg"] = torch.zeros_like(param, memory_format=torch.preserve_format)
         grad = -grad if group["maximize"] else grad
-        lr, alpha = to_scalar(group["lr"]), group["alpha"]
+        lr, alpha = to_scalar(scheduled["lr"]), group["alpha"]
         state["step"] += 1
         if group["weight_decay"] != 0:
-            grad = grad.add(param, alpha=group["weight_decay"])
+            grad = add(grad, param, group["weight_decay"])
         square_avg = state["square_avg"]
         square_avg.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)
         if group["centered"]:
@@ -69,9 +80,13 @@ class RMSprop(Optimizer):
         else:
             avg = square_avg.sqrt()
         avg = avg.add_(group["eps"])
-        if group["momentum"] > 0:
+        if with_momentum:
             buf = state["momentum_buffer"]
-            buf.mul_(group["momentum"]).addcdiv_(grad, avg)
-            param.add_(buf, alpha=-lr)
+            buf.mul_(scheduled["momentum"]).addcdiv_(grad, avg)
+            add(param, buf, -lr, inplace=True)
         else:
-            param.addcdiv_(grad, avg, value=-lr)
+            addcdiv_(param, grad, avg, -lr)
+
+
+def _positive(x: Any) -> bool:
+    return bool(x > 0)

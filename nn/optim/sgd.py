@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from .optimizer import Optimizer, check_options, to_scalar
+from .scalars import add, decide
 
 __all__ = ["SGD"]
 
@@ -15,6 +16,8 @@ __all__ = ["SGD"]
 class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum (dampening, Nesterov), weight decay (L2 added to
     the gradient) and maximize; the momentum buffer starts as the first gradient, as in torch."""
+
+    _scheduled = ("lr", "momentum")
 
     def __init__(
         self,
@@ -53,16 +56,23 @@ class SGD(Optimizer):
         )
         super().__init__(params, defaults)
 
-    def _update(self, param: torch.Tensor, grad: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+    def _update(
+        self,
+        param: torch.Tensor,
+        grad: torch.Tensor,
+        state: dict[str, Any],
+        group: dict[str, Any],
+        scheduled: dict[str, Any],
+    ) -> None:
         grad = -grad if group["maximize"] else grad
         if group["weight_decay"] != 0:
-            grad = grad.add(param, alpha=group["weight_decay"])
-        momentum = group["momentum"]
-        if momentum != 0:
+            grad = add(grad, param, group["weight_decay"])
+        if decide(group, "momentum", bool):
+            momentum = scheduled["momentum"]
             buf = state.get("momentum_buffer")
             if buf is None:
                 buf = state["momentum_buffer"] = grad.detach().clone()
             else:
                 buf.mul_(momentum).add_(grad, alpha=1 - group["dampening"])
-            grad = grad.add(buf, alpha=momentum) if group["nesterov"] else buf
-        param.add_(grad, alpha=-to_scalar(group["lr"]))
+            grad = add(grad, buf, momentum) if group["nesterov"] else buf
+        add(param, grad, -to_scalar(scheduled["lr"]), inplace=True)
