@@ -488,6 +488,21 @@ def test_python_values_fn_reaches_are_checked_and_changes_by_fn_refused():
         counted(x)
 
 
+def test_a_replaced_tuple_of_values_traces_again():
+    """Adam's betas, a kernel size: a value inside a tuple is checked through the tuple, so replacing the
+    tuple (as OneCycleLR replaces betas) is a new value, never a stale replay."""
+    config = {"betas": (2.0, 1.0), "nested": [((4.0,), "a")]}
+    f = ag.compile(lambda x: x * config["betas"][0] + config["nested"][0][0][0])
+    x = torch.ones(2)
+    equal(f(x), x * 2 + 4)
+    equal(f(x), x * 2 + 4)
+    config["betas"] = (3.0, 1.0)
+    equal(f(x), x * 3 + 4)
+    config["nested"][0] = ((5.0,), "a")
+    equal(f(x), x * 3 + 5)
+    assert (f.traces, f.replays) == (3, 1)
+
+
 def test_a_python_value_beyond_the_walk_is_stale_and_check_mode_catches_it():
     scale = collections.deque([2.0])  # (a library container: fn's Python values are not looked for inside it)
     f = ag.compile(lambda x: x * scale[0], check=2)

@@ -10,7 +10,7 @@ method's object, its arguments) are walked through Modules, optimizers, Variable
 and object attributes. Each object found has paths from a fixed starting point (a closure cell, a
 global, an argument): `opt.__dict__['state'][p]['momentum_buffer']`. A replay follows those paths
 through the containers as they are then and checks what it finds: the same tensor or Variable for
-everything read by reference, an equal Python value for every value found in a dict, list or closure
+everything read by reference, an equal Python value for every value found in a dict, list, tuple or closure
 cell, the same length for every dict and list; and retraces when one differs. A call that changes such
 a value itself (a counter in Python) cannot be replayed: the replay would leave it as it is. The
 Variables found are also where `.grad` lives: the tracer reads their gradients through them (a new one
@@ -75,7 +75,7 @@ class Owners:
     def _reach(self, edge: Edge, queue: deque[Any], atoms: list[Edge]) -> None:
         child = edge[3]
         if isinstance(child, _ATOMS):
-            if edge[1] in ("item", "index", "cell") and not isinstance(edge[0], tuple) and child == child:  # (NaN)
+            if edge[1] in ("item", "index", "cell") and child == child:  # (NaN)
                 atoms.append(edge)
             return
         into = self.parents.get(id(child))
