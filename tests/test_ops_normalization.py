@@ -229,6 +229,12 @@ def test_layer_norm_primitive_equals_torch_bitwise_and_the_composite(shape, norm
     reference = ops.standardize(composite[0], dims=dims, eps=1e-5) * composite[1] + composite[2]
     for a, e in zip(ag.gradients(out, fused, g), ag.gradients(reference, composite, g)):
         torch.testing.assert_close(a.data, e.data, rtol=1e-5, atol=1e-5)
+    theirs = [t.clone().requires_grad_() for t in (x, w, b)]
+    torch.nn.functional.layer_norm(theirs[0], normalized, theirs[1], theirs[2]).backward(g)
+    for a, t in zip(ag.gradients(F.layer_norm(fused[0], normalized, fused[1], fused[2]), fused, g), theirs):
+        assert torch.equal(a.data, t.grad)  # one fused backward kernel from the saved statistics, as torch's
+    (only_x,) = ag.gradients(F.layer_norm(fused[0], normalized, w, b), [fused[0]], g)
+    assert torch.equal(only_x.data, theirs[0].grad)
 
 
 def test_normalization_records_one_fused_node_per_standardization():

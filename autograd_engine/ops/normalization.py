@@ -7,7 +7,8 @@ in g, so its own VJP for g is itself), whose VJP for x is written in primitives 
 gradients of gradients, and of those, are recorded too. The composite (mean, subtract, square, mean,
 add, power, multiply) keeps several intermediates and costs several times as much: see the timings in
 tests/test_ops_normalization.py. `layer_norm` is layer norm with weight and bias in torch's one kernel: it keeps
-x and the weight but not the normalized values that a separate multiply would keep.
+what torch keeps (x, the weight and bias, the statistics), not the normalized values that a separate multiply
+would keep, and its backward is torch's one kernel for the three gradients (a joint VJP).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import torch
 
 from ..primitive import primitive
+from ..variable import Variable
 from .core import add, div, mul, neg, sum, sum_to
 
 __all__ = ["inverse_std", "layer_norm", "standardize", "standardize_backward"]
@@ -119,15 +121,26 @@ inverse_std.defvjp(
 )
 
 
-@primitive(saves={"x": "x weight", "weight": "x"})
+@primitive(saves="x weight bias", residuals="mean rstd")
 def layer_norm(x, weight, bias, *, dims, eps):
     """layer norm with weight and bias over the trailing `dims` in one kernel (torch.native_layer_norm):
-    standardize(x) * weight + bias without the normalized values as an intermediate kept for backward."""
-    return torch.native_layer_norm(x, x.shape[dims[0] :], weight, bias, eps)[0]
+    standardize(x) * weight + bias without the normalized values as an intermediate kept for backward; the
+    mean and inverse standard deviation are residuals for the fused backward."""
+    return torch.native_layer_norm(x, x.shape[dims[0] :], weight, bias, eps)
 
 
-layer_norm.defvjp(
-    lambda g, ans, x, weight, bias, *, dims, eps: standardize_backward(mul(g, weight), x, dims=dims, eps=eps),
-    lambda g, ans, x, weight, bias, *, dims, eps: sum_to(mul(g, standardize(x, dims=dims, eps=eps)), weight.shape),
-    lambda g, ans, x, weight, bias, *, dims, eps: sum_to(g, bias.shape),
-)
+def _layer_norm_vjp(g, ans, x, weight, bias, *, dims, eps, mean, rstd):
+    """The gradients of x, weight and bias: torch's fused backward kernel on tensors (the three in one pass,
+    from the saved statistics); under create_graph, written in primitives: standardize_backward(g weight)
+    for x, the sum of g standardize(x) for the weight, the sum of g for the bias."""
+    if not isinstance(g, Variable):
+        shape = x.shape[dims[0] :]
+        return torch.ops.aten.native_layer_norm_backward(g, x, shape, mean, rstd, weight, bias, [True, True, True])
+    return (
+        standardize_backward(mul(g, weight), x, dims=dims, eps=eps),
+        sum_to(mul(g, standardize(x, dims=dims, eps=eps)), weight.shape),
+        sum_to(g, bias.shape),
+    )
+
+
+layer_norm.defvjp_joint(_layer_norm_vjp, wrt="x weight bias")
