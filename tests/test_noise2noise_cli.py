@@ -120,6 +120,10 @@ def test_paths_that_cannot_be_folders_or_files_are_refused_at_parse_time(cache, 
         (["graph", "--out", f"{file}/g.svg"], f"argument --out: cannot write {file}/g.svg: {file} is a file"),
         (["graph", "--out", str(tmp_path / "folder.svg")], "folder.svg is a folder; name a file"),
         (["evaluate", "--checkpoint", "c.pt", "--val-data", "v.pkl", "--baselines"], "argument --baselines"),
+        (["evaluate", "--checkpoint", "c.pt", "--samples", "s.bmp"], "argument --samples: cannot save a figure as"),
+        (["evaluate", "--checkpoint", "c.pt", "--samples", f"{file}/s.png"], f"cannot write {file}/s.png"),
+        (["evaluate", "--checkpoint", "c.pt", "--sample-count", "3"], "argument --sample-count: only with --samples"),
+        (["evaluate", "--checkpoint", "c.pt", "--samples", "s.png", "--sample-count", "0"], "--sample-count"),
     ]  # fmt: skip
     for argv, message in cases:
         code, _, err = run_cli(capsys, *argv)

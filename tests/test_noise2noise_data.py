@@ -228,10 +228,10 @@ def test_evaluate_on_a_course_file_has_no_photos_to_break_down(tmp_path, capsys)
     torch.save((Noise().apply(clean, torch.Generator().manual_seed(0)), clean), tmp_path / "val_data.pkl")
     seed_pt = str(ROOT / "examples" / "noise2noise" / "pretrained" / "seed.pt")
     argv = ["evaluate", "--checkpoint", seed_pt, "--val-data", str(tmp_path / "val_data.pkl")]
-    assert cli.main([*argv, "--samples", str(tmp_path / "grid.png"), "--sample-count", "3"]) == 0
+    assert cli.main([*argv, "--samples", str(tmp_path / "new" / "grid.png"), "--sample-count", "3"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == f"4 (noisy, clean) pairs of {tmp_path / 'val_data.pkl'}:" and len(out) == 4
     assert re.fullmatch(r"\(1\) seed \(pretrained/seed\.pt\) +\d+\.\d\d +0\.\d{4}", out[2])
-    assert out[3] == f"samples saved to {tmp_path / 'grid.png'}"
-    with Image.open(tmp_path / "grid.png") as grid:  # 3 crops (rows) of noisy, seed, clean (columns)
+    assert out[3] == f"samples saved to {tmp_path / 'new' / 'grid.png'}"
+    with Image.open(tmp_path / "new" / "grid.png") as grid:  # 3 crops (rows) of noisy, seed, clean (columns)
         assert grid.height > grid.width

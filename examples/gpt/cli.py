@@ -196,12 +196,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         nn.parallel.leave()  # nothing to leave in a plain run
 
 
+def _many(n: int, thing: str) -> str:
+    return f"{n} {thing}" + ("" if n == 1 else "s")
+
+
 def _train(cfg: TrainConfig, args: argparse.Namespace) -> int:
     trainer = Trainer(cfg, resume=args.resume, overwrite=args.overwrite)
     count = sum(p.numel() for p in trainer.backend.core.parameters())
     backend = f"{cfg.backend} backend" + (" (compiled)" if cfg.compile else "")
     print(
-        f"training a GPT ({count:,} parameters: {cfg.n_layer} blocks, {cfg.n_head} heads, width {cfg.n_embd}, "
+        f"training a GPT ({count:,} parameters: {_many(cfg.n_layer, 'block')}, {_many(cfg.n_head, 'head')}, "
+        f"width {cfg.n_embd}, "
         f"context {cfg.context}) on {len(trainer.corpus.train):,} characters of Python's reference topics "
         f"({len(trainer.vocab)} distinct), {backend}, {trainer.device}"
         + (f", {trainer.world} processes" if trainer.world > 1 else "")

@@ -136,16 +136,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="also the noisy input, blur and total variation tuned on training crops, and BM3D (the bm3d extra; "
         "about a second per crop and core)",
     )
-    e.add_argument("--device", type=options.device, default="auto")
+    e.add_argument("--device", type=options.device, default="auto", help="auto, cpu, cuda or cuda:N")
     e.add_argument("--seed", type=options.seed, help="seed of the noise drawn on the crops (the first checkpoint's)")
     _add_data_options(e, training=False)
     e.add_argument("--crop", type=options.positive_int, help=f"size of the built-in crops, pixels ({data.CROP})")
     e.add_argument(
         "--samples",
-        type=options.image_file,
-        help="also save a figure of some validation crops: noisy, each method's output, clean (png, jpg, pdf...)",
+        type=options.figure_file,
+        help="also save a figure of some validation crops: noisy, each method's output, clean (.png, .jpg, .pdf, .svg)",
     )
-    e.add_argument("--sample-count", type=options.positive_int, default=6, help="crops in that figure (6)")
+    e.add_argument(
+        "--sample-count",
+        type=options.positive_int,
+        help="crops in that figure, one per validation photo at most (default 6)",
+    )
     e.set_defaults(check=partial(_check_evaluate, e))
 
     d = sub.add_parser("denoise", help="denoise an image of any size (PNG, JPEG, ...)")
@@ -215,6 +219,8 @@ def _check_evaluate(p: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         p.error("argument --baselines: not with --val-data (the baselines are tuned on the built-in training crops)")
     if args.crop and args.val_data:
         p.error("argument --crop: not with --val-data (it sizes the built-in crops)")
+    if args.sample_count and not args.samples:
+        p.error("argument --sample-count: only with --samples (it sizes that figure)")
 
 
 def _check_denoise(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -320,7 +326,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(f"{what}:")
     print(metrics.report(rows, groups))
     if args.samples:
-        save_comparison(Path(args.samples), rows, noisy, clean, _sample_picks(groups, len(val), args.sample_count))
+        picks = _sample_picks(groups, len(val), args.sample_count or 6)
+        save_comparison(Path(args.samples), rows, noisy, clean, picks)
         print(f"samples saved to {args.samples}")
     return 0
 

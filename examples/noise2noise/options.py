@@ -18,6 +18,8 @@ from . import images
 FLOAT32_MAX = float(torch.finfo(torch.float32).max)
 SEED_RANGE = (-(2**63), 2**63 - 1)
 GRAPH_SUFFIXES = tuple(f".{f}" for f in ag.graph.FORMATS) + (".gv",)
+FIGURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pdf", ".svg")
+"""What matplotlib writes a figure to here."""
 
 
 def integer(text: str) -> int:
@@ -120,6 +122,13 @@ def graph_file(text: str) -> str:
     """A picture of the graph: .svg, .png, .pdf or .dot (.gv)."""
     if Path(text).suffix.lower() not in GRAPH_SUFFIXES:
         raise argparse.ArgumentTypeError(f"cannot render a graph to {text}: name a .svg, .png, .pdf or .dot file")
+    return output_file(text)
+
+
+def figure_file(text: str) -> str:
+    """A figure to save: .png, .jpg, .pdf or .svg."""
+    if Path(text).suffix.lower() not in FIGURE_SUFFIXES:
+        raise argparse.ArgumentTypeError(f"cannot save a figure as {text}: name a .png, .jpg, .pdf or .svg file")
     return output_file(text)
 
 

@@ -80,6 +80,7 @@ def save_comparison(
             if col == 0:
                 ax.set_ylabel(photo, fontsize=7)
     fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
