@@ -19,7 +19,7 @@ import torch
 from . import anomaly
 from .grad_mode import set_grad_enabled
 from .node import GraphFreedError, Meta, Node
-from .primitive import hook_name, short_repr
+from .primitive import describe, hook_name, short_repr
 from .variable import Variable, lift
 
 GradLike = Variable | torch.Tensor | None
@@ -163,15 +163,17 @@ def _reverse(
                 left = pending.get(parent)  # None for constants and parents irrelevant to the targets
                 if left is None:
                     continue
-                try:
-                    if joint is None:
+                if joint is None:
+                    try:
                         gi = vjps[i](g, ans, *args, **kwargs)
-                    else:
-                        if joint_grads is None:
-                            joint_grads = joint(g, ans, *args, **kwargs)
-                        gi = joint_grads[i]
-                except (TypeError, AttributeError) as e:
-                    raise _vjp_error(node, i, args, e, create_graph) from e
+                    except (TypeError, AttributeError) as e:
+                        raise _vjp_error(node, i, args, e, create_graph) from e
+                else:
+                    if joint_grads is None:
+                        joint_grads = _joint_grads(node, joint, g, ans, args, create_graph)
+                    gi = joint_grads[i]
+                    if gi is None:
+                        raise _joint_error(node, joint, TypeError, f"returned None for input {i} ({prim.inputs[i]})")
                 if create_graph and not isinstance(gi, Variable):
                     raise TypeError(
                         f"{node.where}: the VJP for input {i} returned a {type(gi).__name__} under create_graph=True: "
@@ -199,22 +201,52 @@ def _reverse(
                 node.release()
 
 
-def _vjp_error(node: Node, i: int, args: Sequence[Any], error: Exception, create_graph: bool) -> Exception:
-    """A VJP failed: say what to write when it read an input the primitive does not save, or ran torch
-    functions that do not take Variables (VJPs run on Variables under create_graph)."""
+def _joint_grads(
+    node: Node, joint: Callable[..., Any], g: Any, ans: Any, args: Sequence[Any], create_graph: bool
+) -> Sequence[Any]:
+    """Run a node's joint VJP (once for all its inputs) and check that it returned a gradient per input."""
+    try:
+        grads = joint(g, ans, *args, **node.kwargs)
+    except (TypeError, AttributeError) as e:
+        raise _vjp_error(node, None, args, e, create_graph) from e
+    if not isinstance(grads, (tuple, list)):
+        raise _joint_error(node, joint, TypeError, f"returned a {type(grads).__name__} ({short_repr(grads)})")
+    if len(grads) != len(args):
+        raise _joint_error(node, joint, RuntimeError, f"returned {len(grads)} values ({describe(grads)})")
+    return grads
+
+
+def _joint_error(node: Node, joint: Callable[..., Any], kind: type[Exception], what: str) -> Exception:
+    """A joint VJP's result is not one gradient per positional input: say what it must return."""
+    prim, args = node.prim, node.args
+    assert prim is not None and prim.inputs is not None and args is not None
+    inputs = prim.inputs[: len(args)]  # (a call may leave out inputs that have defaults)
+    wrt = " ".join(n for n, v in zip(inputs, prim.vjps) if v is not None)
+    return kind(
+        f"{node.where}: the joint VJP {hook_name(joint)!r} {what}; it must return a tuple of {len(inputs)} "
+        f"gradients, one per positional input ({', '.join(inputs)}), each of the input's shape for those "
+        f"in wrt={wrt!r} and None for the others [inputs: {describe(args)}]"
+    )
+
+
+def _vjp_error(node: Node, i: int | None, args: Sequence[Any], error: Exception, create_graph: bool) -> Exception:
+    """A VJP (input i's, or the joint one when i is None) failed: say what to write when it read an input the
+    primitive does not save, or ran torch functions that do not take Variables (VJPs run on Variables under
+    create_graph); otherwise name the op the failing VJP belongs to."""
     prim = node.prim
     assert prim is not None
+    which = "the joint VJP" if i is None else f"the VJP for input {i}"
     shapes_only = [n for n, a in zip(prim.inputs or (), args) if isinstance(a, Meta)]
     if not shapes_only:
         if create_graph and "Variable" in str(error):
             return TypeError(
-                f"{node.where}: the VJP for input {i} failed under create_graph=True ({error}): there it runs on "
+                f"{node.where}: {which} failed under create_graph=True ({error}): there it runs on "
                 "Variables, so it must be written with primitives (autograd_engine.ops), not torch functions"
             )
-        return error
+        return type(error)(f"{node.where}: {which} failed: {error}")
     saves = " ".join(sorted(set(shapes_only)))
     return TypeError(
-        f"{node.where}: the VJP for input {i} failed ({error}); it was given only the shape of "
+        f"{node.where}: {which} failed ({error}); it was given only the shape of "
         f"{', '.join(shapes_only)}, because the primitive does not save {'it' if len(shapes_only) == 1 else 'them'}. "
         f'A VJP that reads an input\'s values must name it: @primitive(saves="{saves}") '
         "(add 'ans' to read the output)"

@@ -42,9 +42,10 @@ class Primitive:
     is kept as a `Meta` (shape, dtype, device): backward holds no more memory than it needs, and
     in-place edits of what it does need are caught. `numbers_as_tensors` (binary ops whose kernel gives
     the same bits either way) passes a Python number as a cached 0-dim tensor: see `constants`.
-    `residuals` names (space separated) extra results that the forward returns after its output: a fused
-    kernel's by-products that its backward kernel reads (attention's log-sum-exp), kept by the node and
-    passed to the VJPs as keyword arguments, as the residuals of `jax.custom_vjp`.
+    `residuals` names (space separated) extra results that the forward returns after its output, as a
+    tuple `(output, *residuals)` even for one: a fused kernel's by-products that its backward kernel reads
+    (attention's log-sum-exp), kept by the node and passed to the VJPs as keyword arguments, as the
+    residuals of `jax.custom_vjp`; so a residual may not share a name with a parameter of the forward.
     """
 
     __slots__ = (
@@ -71,12 +72,13 @@ class Primitive:
         self.name = forward.__name__
         self.forward = forward
         self.numbers_as_tensors = numbers_as_tensors
-        self.residuals = tuple(residuals.split())
-        self.vjps: Sequence[VJP | None] = ()
+        self.vjps: Sequence[VJP | None] = _NoVJPs(self.name)
         self.joint: VJP | None = None
+        signature = inspect.signature(forward)
+        self.residuals = self._residual_names(residuals, signature)
         params = [
             p
-            for p in inspect.signature(forward).parameters.values()
+            for p in signature.parameters.values()
             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
         ]
         names = [p.name for p in params]
@@ -90,6 +92,8 @@ class Primitive:
                 return range(variadic, sys.maxsize), "ans" in spec.split()
             return frozenset(i for i, n in enumerate(names) if n in spec.split()), "ans" in spec.split()
 
+        if not isinstance(saves, dict):
+            self._names("saves", saves)
         specs = saves if isinstance(saves, dict) else {}
         if set(specs) - set(names):
             raise ValueError(
@@ -100,6 +104,53 @@ class Primitive:
         self.plans: dict[int, tuple[Container[int], bool]] = {}  # what to keep, by which inputs need grad
         self.inputs = tuple(names) if variadic is None else None
         _register(self)
+
+    def _names(self, option: str, value: Any) -> list[str]:
+        """The names in a space-separated option (`saves=`, `residuals=`, `wrt=`); a list or tuple of names is
+        refused with the string to write instead."""
+        if not isinstance(value, str):
+            example = " ".join(map(str, value)) if isinstance(value, (list, tuple)) else "x y"
+            raise TypeError(
+                f"primitive {self.name}: {option}= takes names separated by spaces, as {option}={example!r}; "
+                f"got a {type(value).__name__}"
+            )
+        return value.split()
+
+    def _residual_names(self, residuals: str, signature: inspect.Signature) -> tuple[str, ...]:
+        """`residuals=` checked: each residual reaches the VJPs as a keyword argument, so a name shared with
+        a parameter of the forward (or another residual) would silently replace that argument there."""
+        names = self._names("residuals", residuals)
+        clash = [n for n in names if n in signature.parameters]
+        if clash:
+            raise ValueError(
+                f"primitive {self.name}: residual {clash[0]!r} has the name of the forward's parameter {clash[0]!r} "
+                f"in {self.name}{signature}; the VJPs get both as keyword arguments: rename the residual"
+            )
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"primitive {self.name}: residuals={residuals!r} names {', '.join(twice)} twice")
+        return tuple(names)
+
+    def _check_takes_residuals(self, vjp: Callable[..., Any]) -> None:
+        """A VJP must take every residual as a keyword argument (backward passes them so): say so now, not
+        when backward first runs."""
+        if not self.residuals:
+            return
+        try:
+            params = inspect.signature(vjp).parameters.values()
+        except (TypeError, ValueError):  # a callable without a signature to read: backward will tell
+            return
+        if any(p.kind == p.VAR_KEYWORD for p in params):
+            return
+        takes = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        missing = [n for n in self.residuals if n not in takes]
+        if missing:
+            inputs = ", ".join(self.inputs) if self.inputs is not None else "*args"
+            raise TypeError(
+                f"primitive {self.name}: its residuals reach the VJPs as keyword arguments, but VJP "
+                f"{hook_name(vjp)!r} does not take {', '.join(missing)}: "
+                f"write it as def vjp(g, ans, {inputs}, *, {', '.join(self.residuals)}, ...)"
+            )
 
     @property
     def builtin(self) -> bool:
@@ -115,25 +166,37 @@ class Primitive:
                 f"primitive {self.name} has {len(self.inputs)} positional inputs ({', '.join(self.inputs)}) "
                 f"but defvjp got {len(vjps)} VJPs: give one per input, None for an input with no gradient"
             )
-        self.vjps = vjps
+        for vjp in vjps:
+            if vjp is not None:
+                self._check_takes_residuals(vjp)
+        self.vjps, self.joint = vjps, None  # (replaces a joint VJP defined before)
         return self
 
     def defvjp_argnum(self, vjp: Callable[..., Any]) -> Primitive:
         """One VJP for every input of a variadic primitive, called as `vjp(argnum, g, ans, *args)`."""
-        self.vjps = _ArgnumVJPs(vjp)
+        self._check_takes_residuals(vjp)
+        self.vjps, self.joint = _ArgnumVJPs(vjp), None
         return self
 
     def defvjp_joint(self, vjp: VJP, wrt: str) -> Primitive:
         """One VJP for the inputs named in `wrt` at once, `vjp(g, ans, *args, **kwargs)` returning a gradient
         per positional input (None for the others): for a fused backward kernel that computes them all in
-        one call, which backward then makes once per node. `vjps[i]` picks input i's gradient from it."""
+        one call, which backward then makes once per node. `vjps[i]` picks input i's gradient from it.
+        Replaces the VJPs defined before (as `defvjp` replaces a joint VJP)."""
         if self.inputs is None:
             raise TypeError(f"primitive {self.name} takes *args: joint VJPs need named inputs")
-        unknown = set(wrt.split()) - set(self.inputs)
+        names = self._names("wrt", wrt)
+        unknown = set(names) - set(self.inputs)
         if unknown:
             raise ValueError(f"primitive {self.name}: defvjp_joint names unknown inputs {sorted(unknown)}")
+        if not names:
+            raise ValueError(
+                f"primitive {self.name}: defvjp_joint got wrt={wrt!r}: name the inputs that the VJP returns "
+                f"gradients for, among {' '.join(self.inputs)}"
+            )
+        self._check_takes_residuals(vjp)
         self.joint = vjp
-        self.vjps = tuple(_Pick(vjp, i) if name in wrt.split() else None for i, name in enumerate(self.inputs))
+        self.vjps = tuple(_Pick(vjp, i) if name in names else None for i, name in enumerate(self.inputs))
         return self
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -153,7 +216,7 @@ class Primitive:
             where = scope_label(self.name, _scopes.path)
             raise type(e)(f"{where}: {e} [inputs: {describe(raw, kwargs)}]") from e
         if self.residuals:
-            out, *extra = out
+            out, *extra = self._split_residuals(out, raw, kwargs)
             if record:
                 kwargs = {**kwargs, **dict(zip(self.residuals, extra))}
         if record is None:
@@ -171,6 +234,21 @@ class Primitive:
         else:
             result._node, result._requires_grad = None, False
         return result
+
+    def _split_residuals(self, result: Any, raw: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+        """The forward's result, checked to be `(output, *residuals)`: a bare tensor would unpack along dim 0."""
+        if isinstance(result, tuple) and len(result) == 1 + len(self.residuals):
+            return result
+        expected = f"({', '.join(('output',) + self.residuals)})"
+        if isinstance(result, tuple):
+            got = f"a tuple of {len(result)}: ({describe(result)})"
+        else:
+            got = f"a {type(result).__name__} ({describe([result])})"
+        error = ValueError if isinstance(result, tuple) else TypeError
+        raise error(
+            f"{scope_label(self.name, _scopes.path)}: residuals={' '.join(self.residuals)!r}, so the forward must "
+            f"return the tuple {expected}; it returned {got} [inputs: {describe(raw, kwargs)}]"
+        )
 
     def _record(
         self, args: tuple[Any, ...], raw: list[Any], kwargs: dict[str, Any], out: torch.Tensor, trace: str | None
@@ -263,6 +341,22 @@ class _ArgnumVJPs:
 
     def __getitem__(self, i: int) -> VJP:
         return functools.partial(self.vjp, i)
+
+
+class _NoVJPs:
+    """The VJPs of a primitive that has none defined yet: recording it is an error that says what to write."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __getitem__(self, i: int) -> VJP:
+        raise NotImplementedError(
+            f"primitive {self.name} has no VJP, so it cannot record for backward: define one with "
+            f"{self.name}.defvjp(vjp, ...) (one per positional input, None where there is no gradient), "
+            f"{self.name}.defvjp_joint(vjp, wrt=...) or {self.name}.defvjp_argnum(vjp)"
+        )
 
 
 class _Pick:

@@ -128,3 +128,183 @@ def test_residuals_and_a_joint_vjp_make_one_backward_call_for_every_input():
 
     with pytest.raises(ValueError, match=r"defvjp_joint names unknown inputs \['z'\]"):
         user_scaled_dot.defvjp_joint(joint, wrt="x z")
+
+
+def _normalize(returns_norm: int) -> ag.Primitive:
+    """x / |x| with |x| as the residual `norm`; the forward returns `returns_norm` copies of it (1 is right)."""
+
+    @ag.primitive(saves="x", residuals="norm")
+    def user_normalize(x):
+        norm = x.norm()
+        return x / norm if returns_norm == 0 else (x / norm, *[norm] * returns_norm)
+
+    return user_normalize.defvjp_joint(lambda g, ans, x, *, norm: (g / norm,), wrt="x")
+
+
+def _mul(joint, wrt: str = "x y") -> ag.Primitive:
+    @ag.primitive(saves="x y")
+    def user_mul(x, y):
+        return x * y
+
+    return user_mul.defvjp_joint(joint, wrt=wrt)
+
+
+def _backward_of(prim: ag.Primitive, *shapes: tuple[int, ...]) -> list[ag.Variable]:
+    xs = [ag.Variable(r(*shape), requires_grad=True) for shape in shapes]
+    prim(*xs).sum().backward()
+    return xs
+
+
+def test_a_forward_that_forgets_its_residuals_is_refused_not_unpacked_along_dim_0():
+    prim = _normalize(returns_norm=0)
+    message = (
+        r"user_normalize: residuals='norm', so the forward must return the tuple \(output, norm\); it returned a Tensor"
+    )
+    with pytest.raises(TypeError, match=message + r" \(\(2, 3\) float64"):
+        prim(r(2, 3))  # plain tensors too: the shape would be (3,)
+    with pytest.raises(TypeError, match=message + r" \(\(1, 3\) float64"):
+        prim(ag.Variable(r(1, 3), requires_grad=True))
+
+
+@pytest.mark.parametrize("count", [2, 3])
+def test_a_forward_returning_more_residuals_than_named_is_refused(count):
+    with pytest.raises(
+        ValueError, match=rf"must return the tuple \(output, norm\); it returned a tuple of {count + 1}"
+    ):
+        _normalize(returns_norm=count)(ag.Variable(r(3), requires_grad=True))
+
+
+def test_a_forward_returning_fewer_residuals_than_named_is_refused():
+    @ag.primitive(saves="x", residuals="mean rstd")
+    def user_stats(x):
+        return x - x.mean(), x.mean()
+
+    with pytest.raises(ValueError, match=r"tuple \(output, mean, rstd\); it returned a tuple of 2: \(\(4,\) float64"):
+        user_stats(r(4))
+
+
+@pytest.mark.parametrize(
+    "forward, residuals, match",
+    [
+        (
+            lambda x, *, scale: (x * scale, x),
+            "scale",
+            r"residual 'scale' has the name of the forward's parameter 'scale'",
+        ),
+        (lambda x, norm: (x, x.norm()), "norm", r"residual 'norm' .* parameter 'norm' in <lambda>\(x, norm\)"),
+        (lambda x: (x, x, x), "a a", r"residuals='a a' names a twice"),
+    ],
+    ids=["keyword-option", "input", "twice"],
+)
+def test_a_residual_that_would_replace_another_keyword_of_the_vjp_is_refused_at_definition(forward, residuals, match):
+    with pytest.raises(ValueError, match=rf"primitive <lambda>: {match}"):
+        ag.primitive(residuals=residuals)(forward)
+
+
+@pytest.mark.parametrize("last", ["defvjp", "defvjp_joint"])
+def test_defvjp_and_defvjp_joint_each_replace_the_other(last):
+    @ag.primitive(saves="x")
+    def user_square(x):
+        return x * x
+
+    wrong, right = (lambda g, ans, x: g * 100 * x), (lambda g, ans, x: g * 2 * x)
+    if last == "defvjp":
+        user_square.defvjp_joint(lambda g, ans, x: (wrong(g, ans, x),), wrt="x").defvjp(right)
+    else:
+        user_square.defvjp(wrong).defvjp_joint(lambda g, ans, x: (right(g, ans, x),), wrt="x")
+    assert (user_square.joint is None) == (last == "defvjp")
+    (x,) = _backward_of(user_square, (5,))
+    expected = x.data.clone().requires_grad_()
+    (expected * expected).sum().backward()
+    assert torch.equal(x.grad.data, expected.grad)
+
+
+@pytest.mark.parametrize(
+    "joint, kind, match",
+    [
+        (lambda g, ans, x, y: (g * y,), RuntimeError, r"returned 1 values \(\(3,\) float64 on cpu\)"),
+        (lambda g, ans, x, y: (g * y, g * x, g), RuntimeError, r"returned 3 values"),
+        (lambda g, ans, x, y: (g * y, None), TypeError, r"returned None for input 1 \(y\)"),
+        (lambda g, ans, x, y: {"x": g * y, "y": g * x}, TypeError, r"returned a dict \(\{'x': tensor"),
+        (lambda g, ans, x, y: g * y, TypeError, r"returned a Tensor"),
+    ],
+    ids=["too-few", "too-many", "None-in-wrt", "dict", "tensor"],
+)
+def test_a_joint_vjp_that_does_not_return_one_gradient_per_input_is_named_when_backward_runs(joint, kind, match):
+    prim = _mul(joint)
+    with pytest.raises(kind, match=rf"^user_mul: the joint VJP '<lambda>' {match}.*a tuple of 2 gradients, one per "):
+        _backward_of(prim, (3,), (3,))
+
+
+def test_a_joint_vjp_that_returns_the_wrong_shape_is_named_when_backward_runs():
+    prim = _mul(lambda g, ans, x, y: (g * y, (g * x).sum()))
+    with pytest.raises(RuntimeError, match=r"user_mul: the VJP for input 1 returned shape \(\), expected \(3,\)"):
+        _backward_of(prim, (3,), (3,))
+
+
+@pytest.mark.parametrize("define", ["defvjp", "defvjp_joint"])
+def test_a_vjp_that_does_not_take_the_residuals_is_refused_at_definition(define):
+    @ag.primitive(saves="x", residuals="norm")
+    def user_unit(x):
+        norm = x.norm()
+        return x / norm, norm
+
+    vjp = lambda g, ans, x: g  # noqa: E731 (forgot *, norm)
+    with pytest.raises(TypeError, match=r"VJP '<lambda>' does not take norm: write it as def vjp\(g, ans, x, \*, norm"):
+        user_unit.defvjp(vjp) if define == "defvjp" else user_unit.defvjp_joint(vjp, wrt="x")
+
+
+def test_a_vjp_taking_the_residuals_as_extra_keywords_is_accepted():
+    @ag.primitive(saves="ans", residuals="norm")
+    def user_unit_kw(x):
+        norm = x.norm()
+        return x / norm, norm
+
+    user_unit_kw.defvjp(lambda g, ans, x, **kw: g / kw["norm"] - ans * (g * ans).sum() / kw["norm"])
+    (x,) = _backward_of(user_unit_kw, (4,))
+    expected = x.data.clone().requires_grad_()
+    (expected / expected.norm()).sum().backward()
+    torch.testing.assert_close(x.grad.data, expected.grad)
+
+
+def test_a_primitive_without_vjp_says_so_when_recorded_and_still_runs_on_tensors():
+    @ag.primitive(saves="x")
+    def user_twice(x):
+        return 2 * x
+
+    x = r(3)
+    assert torch.equal(user_twice(x), 2 * x)
+    with pytest.raises(NotImplementedError, match=r"primitive user_twice has no VJP.*user_twice\.defvjp\(vjp"):
+        user_twice(ag.Variable(x, requires_grad=True))
+
+
+def test_a_joint_vjp_for_no_input_is_refused():
+    with pytest.raises(ValueError, match=r"defvjp_joint got wrt='': name the inputs .* among x y"):
+        _mul(lambda g, ans, x, y: (g * y, g * x), wrt="")
+
+
+@pytest.mark.parametrize("option", ["wrt", "residuals", "saves"])
+def test_names_given_as_a_list_say_to_write_a_string(option):
+    with pytest.raises(
+        TypeError, match=rf"primitive user_mul: {option}= takes names separated by spaces, as {option}='x y'"
+    ):
+        if option == "wrt":
+            _mul(lambda g, ans, x, y: (g * y, g * x), wrt=["x", "y"])
+        else:
+
+            @ag.primitive(**{option: ["x", "y"]})
+            def user_mul(a, b):
+                return a * b
+
+
+def test_an_error_inside_a_vjp_names_the_op():
+    @ag.primitive(saves="x")
+    def user_failing(x):
+        return x.exp()
+
+    user_failing.defvjp(lambda g, ans, x: g * x.not_a_method())
+    with pytest.raises(AttributeError, match=r"^user_failing: the VJP for input 0 failed: 'Tensor' object has no attr"):
+        _backward_of(user_failing, (2,))
+    joint = _mul(lambda g, ans, x, y: (g * y, g * x.not_a_method()))
+    with pytest.raises(AttributeError, match=r"^user_mul: the joint VJP failed: 'Tensor' object has no attribute"):
+        _backward_of(joint, (2,), (2,))
