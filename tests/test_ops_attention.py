@@ -1,9 +1,11 @@
 """scaled_dot_product_attention against torch: values, first and second derivatives (float64) with
 boolean, float and causal masks, rows that keep nothing, custom scales, grouped-query heads, and dropout
-drawn from torch's generator as torch draws it (same seed, same result); torch's errors."""
+drawn from torch's generator as torch draws it (same seed, same result); torch's path (fused kernel or
+math) and its bits, in float16, bfloat16, float32 and float64; torch's errors, with its messages."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -163,62 +165,166 @@ def test_a_tensor_query_with_variable_keys_dispatches():
     assert key.grad is not None
 
 
-ERRORS = [
-    ("dims", lambda q, k, v: sdpa(q[0, 0], k[0, 0], v[0, 0]), "at least 2 dimensional"),
-    ("dtype", lambda q, k, v: sdpa(q.float(), k, v), "to have the same dtype"),
-    ("mask-dtype", lambda q, k, v: sdpa(q, k, v, attn_mask=torch.ones(3, 5, dtype=torch.int64)), "attn_mask dtype"),
-    ("dropout", lambda q, k, v: sdpa(q, k, v, dropout_p=1.5), "dropout probability has to be between 0 and 1"),
-    ("causal-and-mask", lambda q, k, v: sdpa(q, k, v, KEEP, 0.1, True), "attn_mask should not be set when is_causal"),
-    ("shapes", lambda q, k, v: sdpa(q, k[..., :3], v), None),
-]
+FLOATS = [torch.float16, torch.bfloat16, torch.float32, torch.float64]  # what torch's CPU attention takes
+HALF = (torch.float16, torch.bfloat16)
 
 
-@pytest.mark.parametrize("name,fn,message", ERRORS, ids=[e[0] for e in ERRORS])
-def test_errors_match_torch(name, fn, message):
-    q, k, v = QKV
-    with pytest.raises(RuntimeError, match=message):
-        fn(q, k, v)
-    with pytest.raises(RuntimeError, match=message):
-        fn(ag.Variable(q, requires_grad=True), k, v)
-
-
-def _inputs(shapes: list[tuple[int, ...]], seed: int = 3) -> list[torch.Tensor]:
+def _inputs(shapes: list[tuple[int, ...]], dtype: torch.dtype = torch.float32, seed: int = 3) -> list[torch.Tensor]:
     gen = torch.Generator().manual_seed(seed)
-    return [torch.randn(shape, generator=gen) for shape in shapes]
+    return [torch.randn(shape, generator=gen).to(dtype) for shape in shapes]
+
+
+def in_query_dtype(mask: torch.Tensor) -> Callable[[torch.dtype], torch.Tensor]:
+    """A mask that a test casts to the query's dtype (a plain float32 mask stays float32: torch takes both)."""
+    return lambda dtype: mask.to(dtype)
+
+
+def _materialize(kwargs: dict[str, Any], dtype: torch.dtype) -> dict[str, Any]:
+    """The keyword arguments, with each `in_query_dtype` mask cast to `dtype`."""
+    return {k: v(dtype) if callable(v) else v for k, v in kwargs.items()}
+
+
+def _both(xs: list[torch.Tensor], grad_of: int = 3, **kwargs: Any) -> tuple[Any, Any, list[Any], list[Any]]:
+    """sdpa on tensors and on Variables, torch's generator seeded the same before each, and a backward of one
+    random cotangent: both outputs and the gradients of the first `grad_of` inputs (q, k, v, then a mask)."""
+    kwargs = _materialize(kwargs, xs[0].dtype)
+    theirs = [x.clone().requires_grad_(i < grad_of) for i, x in enumerate(xs)]
+    ours = [ag.Variable(x.clone(), requires_grad=i < grad_of) for i, x in enumerate(xs)]
+    torch.manual_seed(7)
+    out_t = sdpa(*theirs, **kwargs)
+    torch.manual_seed(7)
+    out_e = sdpa(*ours, **kwargs)
+    g = torch.randn(out_t.shape, generator=torch.Generator().manual_seed(1)).to(out_t.dtype)
+    out_t.backward(g)
+    out_e.backward(g)
+    return out_t, out_e, [x.grad for x in theirs[:grad_of]], [x.grad.data for x in ours[:grad_of]]
+
+
+def _assert_same_bits(out_t: Any, out_e: Any, grads_t: list[Any], grads_e: list[Any]) -> None:
+    assert out_e.dtype == out_t.dtype and torch.equal(out_e.data, out_t)
+    for ours, theirs in zip(grads_e, grads_t, strict=True):
+        assert ours.dtype == theirs.dtype and torch.equal(ours, theirs)
 
 
 B4 = [(2, 3, 5, 8), (2, 3, 7, 8), (2, 3, 7, 8)]
-PATHS = [  # (id, shapes, keyword arguments, the op the engine records: attention where torch fuses)
-    ("fused", B4, {}, "attention"),
-    ("fused-causal", B4, {"is_causal": True}, "attention"),
-    ("fused-scale", B4, {"scale": -0.3}, "attention"),
-    ("fused-float-mask", B4, {"attn_mask": torch.randn(5, 7)}, "attention"),
-    ("fused-bool-mask", B4, {"attn_mask": KEEP.repeat(2, 2)[:5, :7]}, "attention"),
-    ("fused-dead-row", B4, {"attn_mask": DEAD_ROW.repeat(2, 2)[:5, :7]}, "attention"),
-    ("fused-gqa", [(2, 6, 5, 8), (2, 3, 7, 8), (2, 3, 7, 8)], {"enable_gqa": True}, "attention"),
-    ("math-3d", [s[1:] for s in B4], {"is_causal": True}, "matmul"),
-    ("math-value-width", [(2, 3, 5, 8), (2, 3, 7, 8), (2, 3, 7, 4)], {"scale": 0.7}, "matmul"),
-    ("math-broadcast-batch", [(2, 3, 5, 8), (1, 3, 7, 8), (1, 3, 7, 8)], {}, "matmul"),
+B3 = [s[1:] for s in B4]
+MASK = torch.randn(5, 7)  # float32, which torch takes with any query dtype
+KEEP57, DEAD57 = KEEP.repeat(2, 2)[:5, :7], DEAD_ROW.repeat(2, 2)[:5, :7]
+GQA = [(2, 6, 5, 8), (2, 2, 7, 8), (2, 2, 7, 8)]
+PATHS = [  # (id, shapes, keyword arguments, whether torch runs its fused kernel: the engine then records `attention`)
+    ("fused", B4, {}, True),
+    ("fused-causal", B4, {"is_causal": True}, True),
+    ("fused-scale", B4, {"scale": -0.3}, True),
+    ("fused-float32-mask", B4, {"attn_mask": MASK}, True),
+    ("fused-query-dtype-mask", B4, {"attn_mask": in_query_dtype(MASK)}, True),
+    ("fused-bool-mask", B4, {"attn_mask": KEEP57}, True),
+    ("fused-dead-row", B4, {"attn_mask": DEAD57}, True),
+    ("fused-mask-and-causal", B4, {"attn_mask": in_query_dtype(MASK), "is_causal": True}, True),
+    ("fused-bool-mask-and-causal", B4, {"attn_mask": KEEP57, "is_causal": True}, True),
+    ("fused-gqa", GQA, {"enable_gqa": True}, True),
+    ("math-3d", B3, {"is_causal": True}, False),
+    ("math-3d-float32-mask", B3, {"attn_mask": MASK}, False),
+    ("math-3d-query-dtype-mask", B3, {"attn_mask": in_query_dtype(MASK[None])}, False),
+    ("math-3d-bool-mask", B3, {"attn_mask": KEEP57}, False),
+    ("math-3d-dead-row", B3, {"attn_mask": DEAD57}, False),
+    ("math-2d", [(5, 8), (7, 8), (7, 3)], {}, False),
+    ("math-5d", [(2, 2, 3, 5, 8), (2, 2, 3, 7, 8), (2, 2, 3, 7, 8)], {"scale": 0.5}, False),
+    ("math-value-width", [(2, 3, 5, 8), (2, 3, 7, 8), (2, 3, 7, 4)], {"scale": 0.7}, False),
+    ("math-broadcast-batch", [(2, 3, 5, 8), (1, 3, 7, 8), (1, 3, 7, 8)], {}, False),
+    ("math-dropout", B4, {"dropout_p": 0.3}, False),
+    ("math-dropout-causal-gqa", GQA, {"dropout_p": 0.2, "is_causal": True, "enable_gqa": True}, False),
+    ("math-3d-gqa", [s[1:] for s in GQA], {"enable_gqa": True}, False),
+    ("math-negative-dropout", B3, {"dropout_p": -0.5}, False),
 ]
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize("name,shapes,kwargs,op", PATHS, ids=[p[0] for p in PATHS])
-def test_takes_torchs_path_and_gives_its_bits(name, shapes, kwargs, op, dtype):
+@pytest.mark.parametrize("dtype", FLOATS, ids=str)
+@pytest.mark.parametrize("name,shapes,kwargs,fused", PATHS, ids=[p[0] for p in PATHS])
+def test_takes_torchs_path_and_gives_its_bits(name, shapes, kwargs, fused, dtype):
     """Where torch runs its fused CPU kernel the engine records `attention` on it, elsewhere torch's math path
-    as a composite; either way the output and the three gradients are torch's to the bit."""
-    kwargs = {k: v.to(dtype) if isinstance(v, torch.Tensor) and v.is_floating_point() else v for k, v in kwargs.items()}
-    xs = [x.to(dtype) for x in _inputs(shapes)]
-    theirs = [x.clone().requires_grad_() for x in xs]
-    ours = [ag.Variable(x.clone(), requires_grad=True) for x in xs]
-    out_t, out_e = sdpa(*theirs, **kwargs), sdpa(*ours, **kwargs)
-    assert out_e.op == op
-    g = torch.randn_like(out_t)
-    out_t.backward(g)
-    out_e.backward(g)
-    assert torch.equal(out_e.data, out_t)
-    for a, b in zip(ours, theirs):
-        assert torch.equal(a.grad.data, b.grad)
+    as a composite (half and bfloat16 computed in float32 and cast back, as torch does: a `to` node last);
+    either way the output and the three gradients are torch's to the bit, in every floating dtype."""
+    out_t, out_e, grads_t, grads_e = _both(_inputs(shapes, dtype), **kwargs)
+    assert out_e.op == ("attention" if fused else "to" if dtype in HALF else "matmul")
+    _assert_same_bits(out_t, out_e, grads_t, grads_e)
+
+
+@pytest.mark.parametrize("dtype", FLOATS, ids=str)
+@pytest.mark.parametrize("shapes", [B3, B4], ids=["3d", "4d"])
+def test_a_mask_that_requires_grad_gets_torchs_gradient(shapes, dtype):
+    """A float mask that requires grad sends torch to its math path (the fused kernel gives a mask no
+    gradient); its gradient, summed over the dims it broadcasts along, is torch's to the bit too."""
+    out_t, out_e, grads_t, grads_e = _both([*_inputs(shapes, dtype), MASK.to(dtype)], grad_of=4)
+    assert out_e.op != "attention"
+    _assert_same_bits(out_t, out_e, grads_t, grads_e)
+
+
+@pytest.mark.parametrize("dtype", HALF, ids=str)
+def test_half_precision_math_where_torch_allows_it(dtype):
+    """torch.backends.cuda.allow_fp16_bf16_reduction_math_sdp(True) keeps torch's math path in the inputs'
+    own dtype (different bits from the float32 computation); the engine reads the same switch."""
+    xs = _inputs(B3, dtype)
+    default = sdpa(*xs)
+    allowed = torch.backends.cuda.fp16_bf16_reduction_math_sdp_allowed()
+    torch.backends.cuda.allow_fp16_bf16_reduction_math_sdp(True)
+    try:
+        out_t, out_e, grads_t, grads_e = _both(xs)
+    finally:
+        torch.backends.cuda.allow_fp16_bf16_reduction_math_sdp(allowed)
+    assert out_e.op == "matmul" and not torch.equal(out_t, default)
+    _assert_same_bits(out_t, out_e, grads_t, grads_e)
+
+
+def _same_outcome(fn: Callable[..., Any], xs: list[torch.Tensor]) -> Exception | None:
+    """fn on tensors and on Variables: torch's error (its type and message) from both, else the same bits.
+    Returns torch's error, or None."""
+    try:
+        theirs = fn(*xs)
+    except Exception as error:  # noqa: BLE001  (whatever torch raises, the engine must raise too)
+        with pytest.raises(type(error), match=re.escape(str(error)) + r"($| \[inputs: )"):  # (a primitive adds them)
+            fn(*[ag.Variable(x, requires_grad=True) for x in xs])
+        return error
+    assert torch.equal(fn(*[ag.Variable(x, requires_grad=True) for x in xs]).data, theirs)
+    return None
+
+
+@pytest.mark.parametrize("mask_dtype", [*FLOATS, torch.bool, torch.int64], ids=str)
+@pytest.mark.parametrize("dtype", FLOATS, ids=str)
+def test_mask_dtypes_as_torch(dtype, mask_dtype):
+    """torch takes a boolean mask, a float32 one or one of the query's dtype and refuses any other (before it
+    picks a path, so on 3-d and 4-d inputs alike), naming both dtypes: the engine does the same, pair by pair."""
+    taken = mask_dtype in (torch.bool, torch.float32, dtype)
+    mask = MASK > 0 if mask_dtype == torch.bool else MASK.to(mask_dtype)
+    for shapes in (B3, B4):
+        error = _same_outcome(lambda q, k, v: sdpa(q, k, v, mask), _inputs(shapes, dtype))
+        assert (error is None) == taken
+
+
+ERRORS = [  # (id, a call that torch refuses, the shapes of q, k and v)
+    ("dims", lambda q, k, v: sdpa(q[0, 0], k[0, 0], v[0, 0]), B3),
+    ("dtype-before-dims", lambda q, k, v: sdpa(q[0, 0], k[0, 0].double(), v[0, 0]), B3),
+    ("dtype", lambda q, k, v: sdpa(q.double(), k, v), B3),
+    ("mask-dtype", lambda q, k, v: sdpa(q, k, v, attn_mask=torch.ones(5, 7, dtype=torch.int64)), B3),
+    ("mask-dtype-before-dropout", lambda q, k, v: sdpa(q, k, v, MASK.double(), 2.0), B3),
+    ("dropout", lambda q, k, v: sdpa(q, k, v, dropout_p=1.5), B3),
+    ("dropout-whole", lambda q, k, v: sdpa(q, k, v, dropout_p=2.0), B4),
+    ("dropout-negative-fused", lambda q, k, v: sdpa(q, k, v, dropout_p=-0.5), B4),
+    ("causal-and-mask-3d", lambda q, k, v: sdpa(q, k, v, MASK, is_causal=True), B3),
+    ("causal-and-mask-dropout", lambda q, k, v: sdpa(q, k, v, MASK, 0.1, True), B4),
+    ("causal-and-3d-mask", lambda q, k, v: sdpa(q, k, v, MASK.expand(3, 5, 7), is_causal=True), B4),
+    ("mask-enlarges-scores", lambda q, k, v: sdpa(q, k, v, MASK.expand(2, 1, 5, 7)), B3),
+    ("mask-shape", lambda q, k, v: sdpa(q, k, v, MASK[:4]), B3),
+    ("shapes", lambda q, k, v: sdpa(q, k[..., :3], v), B3),
+    ("gqa-heads", lambda q, k, v: sdpa(q, k, v, enable_gqa=True), [(2, 3, 5, 8), (2, 2, 7, 8), (2, 2, 7, 8)]),
+    ("gqa-2d", lambda q, k, v: sdpa(q, k, v, enable_gqa=True), [(5, 8), (7, 8), (7, 8)]),
+]
+
+
+@pytest.mark.parametrize("name,fn,shapes", ERRORS, ids=[e[0] for e in ERRORS])
+def test_errors_match_torch(name, fn, shapes):
+    """Where torch refuses the arguments (in its order of checks, on the path it takes) the engine raises the
+    same error type with the same message."""
+    assert _same_outcome(fn, _inputs(shapes)) is not None
 
 
 def test_fused_attention_keeps_a_log_sum_exp_rather_than_the_weights():
@@ -234,22 +340,50 @@ def test_fused_attention_keeps_a_log_sum_exp_rather_than_the_weights():
     assert ag.graph.summary(math).saved_bytes > 3 * 64 * 64 * 4
 
 
-def test_second_order_through_the_fused_kernel_is_the_math_paths():
-    """torch's fused backward has no derivative; the engine's VJP under create_graph is the math path's, so a
-    Hessian-vector product through attention matches torch's math path (float64)."""
-    xs = [x.double() for x in _inputs(B4)]
-    mask = torch.randn(5, 7, dtype=torch.float64)
+CAUSAL = torch.ones(5, 7, dtype=torch.bool).tril()
+SECOND_ORDER = [  # (id, the engine's keyword arguments, the same attention on torch's math path: it has a derivative)
+    ("mask", {"attn_mask": in_query_dtype(MASK)}, {"attn_mask": in_query_dtype(MASK)}),
+    (
+        "mask-and-causal",
+        {"attn_mask": in_query_dtype(MASK), "is_causal": True},
+        {"attn_mask": in_query_dtype(MASK.masked_fill(~CAUSAL, -torch.inf))},
+    ),
+    ("bool-mask-and-causal", {"attn_mask": KEEP57, "is_causal": True}, {"attn_mask": KEEP57 & CAUSAL}),
+]
 
-    def hvp(fn, leaves):
-        out = fn(*leaves)
-        grads = ag.gradients(out, leaves, create_graph=True) if isinstance(out, ag.Variable) else None
-        if grads is None:
-            grads = torch.autograd.grad(out, leaves, create_graph=True)
-        total = sum((g * g).sum() for g in grads)
-        return ag.gradients(total, leaves) if isinstance(total, ag.Variable) else torch.autograd.grad(total, leaves)
 
-    ours = hvp(lambda q, k, v: sdpa(q, k, v, mask).tanh().sum(), [ag.Variable(x, requires_grad=True) for x in xs])
+def _hvp(leaves: list[Any], **kwargs: Any) -> list[Any]:
+    """The gradient of the squared norm of the gradient of sum(tanh(sdpa)): second order through attention."""
+    out = sdpa(*leaves, **kwargs).tanh().sum()
+    if isinstance(out, ag.Variable):
+        total = sum((g * g).sum() for g in ag.gradients(out, leaves, create_graph=True))
+        return ag.gradients(total, leaves)
+    total = sum((g * g).sum() for g in torch.autograd.grad(out, leaves, create_graph=True))
+    return list(torch.autograd.grad(total, leaves))
+
+
+def _math_hvp(xs: list[torch.Tensor], kwargs: dict[str, Any]) -> list[Any]:
     with sdpa_kernel(SDPBackend.MATH):
-        theirs = hvp(lambda q, k, v: sdpa(q, k, v, mask).tanh().sum(), [x.clone().requires_grad_() for x in xs])
-    for a, b in zip(ours, theirs):
-        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+        return _hvp([x.clone().requires_grad_() for x in xs], **_materialize(kwargs, xs[0].dtype))
+
+
+@pytest.mark.parametrize("name,ours,theirs", SECOND_ORDER, ids=[c[0] for c in SECOND_ORDER])
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float64], ids=str)
+def test_second_order_through_the_fused_kernel_is_the_math_paths(name, ours, theirs, dtype):
+    """torch's fused backward has no derivative; the engine's VJP under create_graph is the math path's (in
+    float32 for bfloat16, as that path computes), so a Hessian-vector product through attention matches
+    torch's math path: to float64 rounding in float64; in bfloat16, within a few bfloat16 roundings of the
+    float64 result, as torch's own bfloat16 math path is."""
+    xs = _inputs(B4, dtype)
+    leaves = [ag.Variable(x, requires_grad=True) for x in xs]
+    assert sdpa(*leaves, **_materialize(ours, dtype)).op == "attention"
+    engine = _hvp(leaves, **_materialize(ours, dtype))
+    exact = _math_hvp([x.double() for x in xs], theirs)
+    if dtype == torch.float64:
+        for a, b in zip(engine, exact, strict=True):
+            torch.testing.assert_close(a.data, b, rtol=1e-10, atol=1e-12)
+        return
+    bound = 4 * torch.finfo(dtype).eps  # relative, in norm: torch's own bfloat16 math path keeps within it too
+    for a, t, b in zip(engine, _math_hvp(xs, theirs), exact, strict=True):
+        assert a.dtype == t.dtype == dtype
+        assert (a.data.double() - b).norm() <= bound * b.norm() and (t.double() - b).norm() <= bound * b.norm()

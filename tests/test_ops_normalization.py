@@ -3,8 +3,8 @@ updated in place as torch updates them, torch's errors; the fused `standardize` 
 
 Timings of layer_norm with weight and bias over the last dim of a (64, 128, 256) float32 input, forward +
 backward, CPU time of one thread, median of 10 (`python -m tests.test_ops_normalization`, on a shared
-2-core machine, so +-40%): fused 8-13 ms, composite 25-30 ms, torch 2-4 ms. Without weight and bias the
-fused one takes 4-9 ms against torch's 3: the rest is the affine multiply and add, and their backward.
+2-core machine, so +-40%): fused 8-13 ms, composite 25-30 ms, torch 2-4 ms. Without weight or bias it is the
+same one kernel (torch's), so every F.layer_norm is torch's to the bit, in every floating dtype.
 """
 
 from __future__ import annotations
@@ -103,6 +103,12 @@ CASES = [
     case("layer_norm-2d-shape", lambda x, w, b: F.layer_norm(x, (3, 4), w, b, eps=1e-3), r(2, 3, 4), r(3, 4), r(3, 4)),
     case("layer_norm-no-affine", lambda x: F.layer_norm(x, [5]), r(2, 3, 5)),
     case("layer_norm-torch", lambda x, w: torch.layer_norm(x, (4,), w), r(3, 4), r(4)),
+    (  # (torch cannot differentiate its bias gradient when there is no weight: its layer norm without either, + b)
+        "layer_norm-bias-only",
+        lambda x, b: F.layer_norm(x, (2, 4), None, b),
+        lambda x, b: F.layer_norm(x, (2, 4)) + b,
+        [r(3, 2, 4), r(2, 4)],
+    ),
     case("layer_norm-batch", lambda x, w, b: F.layer_norm(x, (4,), w, b), r(2, 3, 4), r(4), r(4)),
     case("batch_norm-train", lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True), r(3, 4, 5), r(4), r(4)),
     case("batch_norm-train-2d", lambda x: F.batch_norm(x, None, None, training=True), r(6, 4)),
@@ -215,32 +221,88 @@ def test_eval_mode_uses_the_running_statistics_unchanged():
     assert torch.equal(mean, mean0) and torch.equal(var, var0)
 
 
+AFFINE = {"weight-and-bias": (True, True), "weight": (True, False), "bias": (False, True), "none": (False, False)}
+
+
+def _layer_norm_inputs(shape, normalized, affine, dtype=torch.float32):
+    """x, then the weight and bias that `affine` names (None for the others), drawn from a fixed generator."""
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(shape, generator=gen).to(dtype)
+    return [x] + [torch.randn(normalized, generator=gen).to(dtype) if given else None for given in affine]
+
+
+def _leaves(inputs, make):
+    return [None if t is None else make(t.clone()) for t in inputs]
+
+
+@pytest.mark.parametrize("affine", AFFINE.values(), ids=AFFINE.keys())
 @pytest.mark.parametrize("shape,normalized", [((5, 7, 6), (6,)), ((3, 4, 5), (4, 5))], ids=["1d", "2d"])
-def test_layer_norm_primitive_equals_torch_bitwise_and_the_composite(shape, normalized):
-    """F.layer_norm with weight and bias is one `layer_norm` node with torch's bits (float32) whose
-    gradients equal those of the composite it replaced (standardize, then multiply and add)."""
-    x, w, b = torch.randn(shape), torch.randn(normalized), torch.randn(normalized)
+def test_layer_norm_primitive_equals_its_composite(shape, normalized, affine):
+    """F.layer_norm, with or without weight and bias, is one `layer_norm` node whose gradients equal those of
+    the composite it replaced (standardize, then multiply and add)."""
+    inputs = _layer_norm_inputs(shape, normalized, affine)
     g = torch.randn(shape)
-    fused = [ag.Variable(t, requires_grad=True) for t in (x, w, b)]
-    composite = [ag.Variable(t, requires_grad=True) for t in (x, w, b)]
+    fused = _leaves(inputs, lambda t: ag.Variable(t, requires_grad=True))
+    composite = _leaves(inputs, lambda t: ag.Variable(t, requires_grad=True))
     out = F.layer_norm(fused[0], normalized, fused[1], fused[2])
-    assert out.op == "layer_norm" and torch.equal(out.data, torch.nn.functional.layer_norm(x, normalized, w, b))
+    assert out.op == "layer_norm"
     dims = tuple(range(len(shape) - len(normalized), len(shape)))
-    reference = ops.standardize(composite[0], dims=dims, eps=1e-5) * composite[1] + composite[2]
-    for a, e in zip(ag.gradients(out, fused, g), ag.gradients(reference, composite, g)):
+    reference = ops.standardize(composite[0], dims=dims, eps=1e-5)
+    reference = reference if composite[1] is None else reference * composite[1]
+    reference = reference if composite[2] is None else reference + composite[2]
+    torch.testing.assert_close(out.data, reference.data, rtol=1e-5, atol=1e-5)
+    given = [i for i, t in enumerate(inputs) if t is not None]
+    ours = ag.gradients(out, [fused[i] for i in given], g)
+    for a, e in zip(ours, ag.gradients(reference, [composite[i] for i in given], g), strict=True):
         torch.testing.assert_close(a.data, e.data, rtol=1e-5, atol=1e-5)
-    theirs = [t.clone().requires_grad_() for t in (x, w, b)]
-    torch.nn.functional.layer_norm(theirs[0], normalized, theirs[1], theirs[2]).backward(g)
-    for a, t in zip(ag.gradients(F.layer_norm(fused[0], normalized, fused[1], fused[2]), fused, g), theirs):
-        assert torch.equal(a.data, t.grad)  # one fused backward kernel from the saved statistics, as torch's
-    (only_x,) = ag.gradients(F.layer_norm(fused[0], normalized, w, b), [fused[0]], g)
+
+
+@pytest.mark.parametrize("affine", AFFINE.values(), ids=AFFINE.keys())
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64], ids=str)
+def test_layer_norm_is_torchs_to_the_bit(dtype, affine):
+    """torch's forward kernel and its one backward kernel from the saved statistics: the values and the
+    gradients of x, weight and bias are torch's bits, with or without weight and bias, in every floating dtype,
+    whether or not the weight and bias take gradients."""
+    normalized = (4, 6)
+    inputs = _layer_norm_inputs((3, 5, 4, 6), normalized, affine, dtype)
+    g = torch.randn(3, 5, 4, 6, generator=torch.Generator().manual_seed(6)).to(dtype)
+    theirs = _leaves(inputs, lambda t: t.requires_grad_())
+    ours = _leaves(inputs, lambda t: ag.Variable(t, requires_grad=True))
+    out_t, out_e = F.layer_norm(theirs[0], normalized, *theirs[1:]), F.layer_norm(ours[0], normalized, *ours[1:])
+    assert out_e.op == "layer_norm" and out_e.dtype == dtype and torch.equal(out_e.data, out_t)
+    out_t.backward(g)
+    given = [i for i, t in enumerate(inputs) if t is not None]
+    for i, grad in zip(given, ag.gradients(out_e, [ours[i] for i in given], g), strict=True):
+        assert torch.equal(grad.data, theirs[i].grad)
+    (only_x,) = ag.gradients(F.layer_norm(ours[0], normalized, *inputs[1:]), [ours[0]], g)
     assert torch.equal(only_x.data, theirs[0].grad)
 
 
-def test_normalization_records_one_fused_node_per_standardization():
+@pytest.mark.parametrize("affine", AFFINE.values(), ids=AFFINE.keys())
+def test_layer_norm_keeps_what_torch_keeps(affine):
+    """The node keeps x, the weight and bias that are given, and the mean and inverse standard deviation: the
+    tensors that torch's layer-norm backward node saves, byte for byte; not the normalized values."""
+    inputs = _layer_norm_inputs((8, 16, 32), (32,), affine)
+    theirs = _leaves(inputs, lambda t: t.requires_grad_())
+    node = F.layer_norm(theirs[0], (32,), *theirs[1:]).grad_fn
+    saved = [getattr(node, f"_saved_{n}") for n in ("input", "weight", "bias", "result1", "result2")]
+    torch_bytes = sum(t.numel() * t.element_size() for t in saved if t is not None)
+    ours = _leaves(inputs, lambda t: ag.Variable(t, requires_grad=True))
+    assert F.layer_norm(ours[0], (32,), *ours[1:])._node.saved_bytes() == torch_bytes
+
+
+@pytest.mark.parametrize(
+    "fn,op",
+    [
+        (lambda x: F.layer_norm(x, (4,)), "layer_norm"),
+        (lambda x: F.batch_norm(x, None, None, training=True), "standardize"),
+        (lambda x: F.instance_norm(x), "standardize"),
+    ],
+    ids=["layer_norm", "batch_norm", "instance_norm"],
+)
+def test_normalization_records_one_fused_node(fn, op):
     x = ag.Variable(r(2, 3, 4), requires_grad=True)
-    y = F.layer_norm(x, (4,))
-    assert y.op == "standardize"
+    assert fn(x).op == op
 
 
 ERRORS = [

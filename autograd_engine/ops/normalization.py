@@ -6,9 +6,9 @@ their layout. Its VJP is `standardize_backward`, again one fused kernel in an or
 in g, so its own VJP for g is itself), whose VJP for x is written in primitives (with `inverse_std`), so
 gradients of gradients, and of those, are recorded too. The composite (mean, subtract, square, mean,
 add, power, multiply) keeps several intermediates and costs several times as much: see the timings in
-tests/test_ops_normalization.py. `layer_norm` is layer norm with weight and bias in torch's one kernel: it keeps
-what torch keeps (x, the weight and bias, the statistics), not the normalized values that a separate multiply
-would keep, and its backward is torch's one kernel for the three gradients (a joint VJP).
+tests/test_ops_normalization.py. `layer_norm` is layer norm (with or without weight and bias) in torch's one
+kernel: it keeps what torch keeps (x, the weight and bias, the statistics), not the normalized values that a
+separate multiply would keep, and its backward is torch's one kernel for the three gradients (a joint VJP).
 """
 
 from __future__ import annotations
@@ -123,23 +123,23 @@ inverse_std.defvjp(
 
 @primitive(saves="x weight bias", residuals="mean rstd")
 def layer_norm(x, weight, bias, *, dims, eps):
-    """layer norm with weight and bias over the trailing `dims` in one kernel (torch.native_layer_norm):
-    standardize(x) * weight + bias without the normalized values as an intermediate kept for backward; the
-    mean and inverse standard deviation are residuals for the fused backward."""
+    """layer norm over the trailing `dims` in one kernel (torch.native_layer_norm): standardize(x) * weight +
+    bias, either of them None to skip it, without the normalized values as an intermediate kept for
+    backward; the mean and inverse standard deviation are residuals for the fused backward."""
     return torch.native_layer_norm(x, x.shape[dims[0] :], weight, bias, eps)
 
 
 def _layer_norm_vjp(g, ans, x, weight, bias, *, dims, eps, mean, rstd):
-    """The gradients of x, weight and bias: torch's fused backward kernel on tensors (the three in one pass,
-    from the saved statistics); under create_graph, written in primitives: standardize_backward(g weight)
-    for x, the sum of g standardize(x) for the weight, the sum of g for the bias."""
+    """The gradients of x, weight and bias (None for an absent one): torch's fused backward kernel on tensors
+    (the three in one pass, from the saved statistics); under create_graph, written in primitives:
+    standardize_backward(g weight) for x, the sum of g standardize(x) for the weight, the sum of g for the bias."""
     if not isinstance(g, Variable):
-        shape = x.shape[dims[0] :]
-        return torch.ops.aten.native_layer_norm_backward(g, x, shape, mean, rstd, weight, bias, [True, True, True])
+        shape, mask = x.shape[dims[0] :], [True, weight is not None, bias is not None]
+        return torch.ops.aten.native_layer_norm_backward(g, x, shape, mean, rstd, weight, bias, mask)
     return (
-        standardize_backward(mul(g, weight), x, dims=dims, eps=eps),
-        sum_to(mul(g, standardize(x, dims=dims, eps=eps)), weight.shape),
-        sum_to(g, bias.shape),
+        standardize_backward(g if weight is None else mul(g, weight), x, dims=dims, eps=eps),
+        None if weight is None else sum_to(mul(g, standardize(x, dims=dims, eps=eps)), weight.shape),
+        None if bias is None else sum_to(g, bias.shape),
     )
 
 

@@ -19,7 +19,7 @@ import torch
 from ..primitive import primitive
 from ..variable import Variable, unwrap
 from .activations import softmax, softmax_backward
-from .core import add, expand, matmul, mul, reshape, sum, transpose, where
+from .core import add, expand, matmul, mul, reshape, sum, to, transpose, where
 
 __all__ = ["attention", "softmax_of_kept"]
 
@@ -27,9 +27,9 @@ __all__ = ["attention", "softmax_of_kept"]
 @primitive(saves="query key value attn_mask ans", residuals="logsumexp")
 def attention(query, key, value, attn_mask, *, is_causal, scale):
     """softmax(query key^T * scale + attn_mask) value over (batch, heads, L, E), (batch, heads_kv, S, E) and
-    (batch, heads_kv, S, E), in torch's fused CPU kernel: `attn_mask` (or None) is added to the scores and
-    broadcasts to (batch, heads, L, S); `is_causal` keeps j <= i; key and value may have fewer heads than
-    query, each shared by consecutive query heads (grouped-query attention)."""
+    (batch, heads_kv, S, E), in torch's fused CPU kernel: `attn_mask` (or None; float32 or the query's dtype) is
+    added to the scores and broadcasts to (batch, heads, L, S); `is_causal` keeps j <= i (with a mask too: both
+    apply); key and value may have fewer heads than query, each shared by consecutive query heads."""
     return torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
         query, key, value, 0.0, is_causal, attn_mask=attn_mask, scale=scale
     )
@@ -37,8 +37,9 @@ def attention(query, key, value, attn_mask, *, is_causal, scale):
 
 def _attention_vjp(g, ans, query, key, value, attn_mask, *, is_causal, scale, logsumexp):
     """The gradients of query, key and value: torch's fused backward kernel on tensors; under create_graph, the
-    math path's, with w = softmax(s) the weights of the scores s: dv = w^T g, ds = softmax_backward(g v^T, w),
-    dq = ds k scale, dk = ds^T q scale (summed over the query heads that share a key head)."""
+    math path's (in float32 for half and bfloat16 inputs, as torch's math path computes), with w = softmax(s)
+    the weights of the scores s: dv = w^T g, ds = softmax_backward(g v^T, w), dq = ds k scale,
+    dk = ds^T q scale (summed over the query heads that share a key head)."""
     if not isinstance(g, Variable):
         grads = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward(
             g, query, key, value, ans, logsumexp, 0.0, is_causal, attn_mask=attn_mask, scale=scale
@@ -46,6 +47,8 @@ def _attention_vjp(g, ans, query, key, value, attn_mask, *, is_causal, scale, lo
         return (*grads, None)
     if scale is None:
         scale = 1.0 / math.sqrt(query.shape[-1])
+    if query.dtype in (torch.float16, torch.bfloat16):  # (backward casts the gradients back to the inputs' dtype)
+        query, key, value, g = (to(x, dtype=torch.float32, device=x.device) for x in (query, key, value, g))
     group = query.shape[1] // key.shape[1]
     k, v = _repeat_heads(key, group), _repeat_heads(value, group)
     scores = mul(matmul(query, transpose(k, -2, -1)), scale)
@@ -67,12 +70,13 @@ def softmax_of_kept(scores: Any) -> Any:
 
 
 def _bias(attn_mask: torch.Tensor | None, is_causal: bool, scores: Any) -> torch.Tensor | None:
-    """What the kernel adds to the scores: the mask, or 0 / -inf above the diagonal when causal."""
+    """What the kernel adds to the scores: the mask (or 0), with -inf above the diagonal when causal."""
     if not is_causal:
         return attn_mask
     length, source = scores.shape[-2:]
     keep = torch.ones(length, source, dtype=torch.bool, device=scores.device).tril()
-    return torch.zeros(keep.shape, dtype=scores.dtype, device=scores.device).masked_fill_(~keep, -math.inf)
+    kept = torch.zeros((), dtype=scores.dtype, device=scores.device) if attn_mask is None else attn_mask
+    return torch.where(keep, kept, -math.inf)
 
 
 def _repeat_heads(x: Any, group: int) -> Any:

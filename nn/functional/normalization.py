@@ -110,12 +110,10 @@ def layer_norm(
     bias: Any = None,
     eps: float = 1e-5,
 ) -> Variable:
-    """Normalize over the trailing `normalized_shape` dims, then weight and bias of that shape (both given:
-    the fused `layer_norm` primitive, torch's one kernel)."""
+    """Normalize over the trailing `normalized_shape` dims, then weight and bias of that shape (either may be
+    None): the fused `layer_norm` primitive, torch's one kernel, so values and gradients are torch's bits."""
     dims = _trailing_dims("layer_norm", input, normalized_shape, weight, bias)
-    if weight is not None and bias is not None:
-        return ops.layer_norm(input, weight, bias, dims=dims, eps=eps)
-    return _affine(ops.standardize(input, dims=dims, eps=eps), weight, bias)
+    return ops.layer_norm(input, weight, bias, dims=dims, eps=eps)
 
 
 @implements(tnf.group_norm)
