@@ -144,3 +144,16 @@ def test_ci_runs_the_readme_commands_which_exist():
     assert os.access(ROOT / "dev", os.X_OK)
     usage = subprocess.run([str(ROOT / "dev"), "help"], capture_output=True, text=True)
     assert usage.returncode == 2 and "./dev test" in usage.stderr and "./dev train" in usage.stderr
+
+
+def test_the_per_photo_figure_reads_the_noise2noise_table(tmp_path):
+    """docs/make_n2n_figures.py parses docs/noise2noise.md's per-photo table (every photo, every method) and
+    draws it."""
+    import runpy
+
+    script = runpy.run_path(str(ROOT / "docs" / "make_n2n_figures.py"))
+    methods, rows = script["per_photo_table"]((ROOT / "docs" / "noise2noise.md").read_text())
+    assert {"noisy", "TV", "BM3D"} <= set(methods) and len(rows) == 26
+    assert all(len(values) == len(methods) for values in rows.values())
+    script["draw"](methods, rows, tmp_path / "figure.png")
+    assert (tmp_path / "figure.png").stat().st_size > 10_000
