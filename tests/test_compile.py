@@ -3,11 +3,16 @@ signature or a failed guard, and refuse what a replay could not repeat."""
 
 from __future__ import annotations
 
+import argparse
 import collections
+import dataclasses
+import functools
 import queue
 import threading
+import types
 from collections import namedtuple
 
+import numpy
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
@@ -503,9 +508,159 @@ def test_a_replaced_tuple_of_values_traces_again():
     assert (f.traces, f.replays) == (3, 1)
 
 
+@dataclasses.dataclass(slots=True)
+class SlotConfig:
+    scale: float
+
+
+CONFIGS = {  # name: (a config holding 2.0, how fn reads it, how the value is set between calls)
+    "argparse.Namespace": (lambda: argparse.Namespace(scale=2.0), lambda c: c.scale, setattr),
+    "types.SimpleNamespace": (lambda: types.SimpleNamespace(scale=2.0), lambda c: c.scale, setattr),
+    "nested": (
+        lambda: types.SimpleNamespace(inner=argparse.Namespace(scale=2.0)),
+        lambda c: c.inner.scale,
+        lambda c, _, v: setattr(c.inner, "scale", v),
+    ),
+    "dataclass(slots=True)": (lambda: SlotConfig(2.0), lambda c: c.scale, setattr),
+    "collections.deque": (lambda: collections.deque([2.0]), lambda c: c[0], lambda c, _, v: c.__setitem__(0, v)),
+    "set": (lambda: {2.0}, lambda c: max(c), lambda c, _, v: (c.clear(), c.add(v))),
+}
+
+
+@pytest.mark.parametrize("kind", CONFIGS)
+def test_python_values_in_attribute_bags_and_stdlib_containers_are_checked(kind):
+    """A config in an argparse.Namespace, a SimpleNamespace, a slots dataclass, a deque or a set: a value
+    set between calls traces again (r3), never replays stale."""
+    make, read, write = CONFIGS[kind]
+    config = make()
+    f = ag.compile(lambda x: x * read(config))
+    x = torch.ones(2)
+    equal(f(x), x * 2)
+    equal(f(x), x * 2)
+    write(config, "scale", 3.0)
+    equal(f(x), x * 3)
+    assert (f.traces, f.replays) == (2, 1)
+
+
+def test_a_partial_and_the_functions_fn_reaches_are_checked():
+    """fn given as functools.partial: its arguments are walked; a function swapped in a container (which
+    the walk does not look into) is checked by identity."""
+
+    def scaled(scale, x, *, shift):
+        return x * scale[0] + shift
+
+    scale, x = [2.0], torch.ones(2)
+    partial = functools.partial(scaled, scale, shift=1.0)
+    f = ag.compile(partial)
+    equal(f(x), x * 2 + 1)
+    scale[0] = 3.0
+    equal(f(x), x * 3 + 1)
+    partial.keywords["shift"] = 5.0
+    equal(f(x), x * 3 + 5)
+    assert (f.traces, f.replays) == (3, 0)
+
+    ops = {"act": torch.tanh}
+    g = ag.compile(lambda x: ops["act"](x))
+    equal(g(x), torch.tanh(x))
+    equal(g(x), torch.tanh(x))
+    ops["act"] = torch.sigmoid
+    equal(g(x), torch.sigmoid(x))
+    assert (g.traces, g.replays) == (2, 1)
+
+
+def first_weight(model):
+    return next(iter(model.parameters()))
+
+
+def steps_like_eager(change, calls):
+    """The seed model trained by an SGD step with momentum, eagerly and compiled, `change(i, model)`
+    applied to both before call i: results and parameters equal bit for bit after every call. Returns the
+    compiled step."""
+    (eager_m, comp_m, _), (eager_o, comp_o, _) = twins("seed", lambda p, lib: lib.SGD(p, lr=0.1, momentum=0.9))
+    eager, compiled = engine_step(eager_m, eager_o), ag.compile(engine_step(comp_m, comp_o))
+    for i in range(calls):
+        for model in (eager_m, comp_m):
+            change(i, model)
+        equal(eager(*batch(i)), compiled(*batch(i)))
+        for pe, pc in zip(eager_m.parameters(), comp_m.parameters()):
+            equal(pe, pc)
+    return compiled
+
+
+def test_a_parameter_frozen_and_unfrozen_between_calls_traces_again():
+    """requires_grad_(False) between calls (r1): the frozen weight stays as it is, as eagerly; unfrozen, it
+    trains again (the program of that state replays)."""
+    kept = {}
+
+    def freeze(i, model):
+        if i in (2, 4):
+            first_weight(model).requires_grad_(i == 4)
+        if i == 3:
+            assert torch.equal(kept.pop(id(model)), first_weight(model).data)  # (call 2 left it as it was)
+        if i == 2:
+            kept[id(model)] = first_weight(model).data.clone()
+
+    compiled = steps_like_eager(freeze, calls=7)
+    assert (compiled.traces, compiled.replays) == (3, 4)  # (the first call makes the momentum buffers)
+
+
+def test_gradient_hooks_added_changed_and_removed_between_calls_trace_again():
+    """register_hook between calls (r2), a value its closure reads, its handle's remove(): each a retrace."""
+    scale, handles = {"value": 0.0}, {}
+
+    def hook(i, model):
+        if i == 2:
+            handles[id(model)] = first_weight(model).register_hook(lambda g: g * scale["value"])
+        if i == 4:
+            scale["value"] = 0.5
+        if i == 6:
+            handles.pop(id(model)).remove()
+
+    compiled = steps_like_eager(hook, calls=8)
+    assert (compiled.traces, compiled.replays) == (4, 4)  # (removed: the program without the hook again)
+
+    def grad_of(w):
+        (w * w).sum().backward()
+        return w.grad.detach()
+
+    f, triple = ag.compile(grad_of), lambda g: g * 3  # (a hook on an argument: part of the signature)
+    for hooked in (False, True, False, True):
+        w = ag.Variable(torch.ones(2), requires_grad=True)
+        if hooked:
+            w.register_hook(triple)
+        equal(f(w), torch.full((2,), 6.0 if hooked else 2.0))
+    assert (f.traces, f.replays) == (2, 2)
+
+
+def hook_each_call(w, x):
+    w.register_hook(lambda g: g)  # (a replay would not add one)
+    (w * x).sum().backward()
+    return w.grad.detach()
+
+
+def toggle_requires_grad(w, x):
+    w.requires_grad_(not w.requires_grad)
+    return x * 2
+
+
+@pytest.mark.parametrize(
+    "body,match",
+    [
+        (hook_each_call, r"the length of w._node.hooks: 1 -> 2"),
+        (toggle_requires_grad, r"w: requires_grad and hooks \(False, 0 hooks\) -> \(True, 0 hooks\)"),
+    ],
+)
+def test_a_requires_grad_or_hook_changed_by_fn_itself_is_refused(body, match):
+    w = nn.Parameter(torch.ones(2))
+    f = ag.compile(lambda x: body(w, x))
+    f(torch.ones(2))
+    with pytest.raises(TraceError, match="changes Python state that a replay would leave as it is .*" + match):
+        f(torch.ones(2))
+
+
 def test_a_python_value_beyond_the_walk_is_stale_and_check_mode_catches_it():
-    scale = collections.deque([2.0])  # (a library container: fn's Python values are not looked for inside it)
-    f = ag.compile(lambda x: x * scale[0], check=2)
+    scale = numpy.array([2.0])  # (a library object: the walk checks that it is the same array, not inside it)
+    f = ag.compile(lambda x: x * float(scale[0]), check=2)
     x = torch.ones(2)
     f(x)
     f(x)  # checked: equal

@@ -224,6 +224,38 @@ def test_a_learning_rate_that_fn_also_returns_is_not_stale():
     assert step.traces == 4
 
 
+@pytest.mark.parametrize("read", ["opt.param_groups", "its own reference to the group", "no read"])
+def test_a_learning_rate_that_fn_reads_in_python_stays_checked(read):
+    """The optimizer reads lr as an input that each replay reads anew; fn reading it into Python too (r4:
+    through `opt.param_groups`, or through the dict it gave the optimizer) keeps it checked, so a scheduler's
+    change traces again rather than replaying the old number. Without such a read: no retrace."""
+    w = nn.Parameter(torch.ones(2, dtype=torch.float64))
+    group = {"params": [w], "lr": 0.5}
+    opt = nn.optim.SGD([group], lr=0.1)
+    sched = lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    assert opt.param_groups[0] is group  # (torch keeps the dict it was given)
+    lr_of = {
+        "opt.param_groups": lambda: opt.param_groups[0]["lr"],
+        "its own reference to the group": lambda: group["lr"],
+        "no read": lambda: 0.0,
+    }[read]
+
+    @ag.compile
+    def step(x):
+        opt.zero_grad()
+        loss = (w * x).sum()
+        loss.backward()
+        opt.step()
+        return loss.detach() * 0 + lr_of()  # (lr-scaled logging, say)
+
+    for _ in range(4):
+        lr, before = sched.get_last_lr()[0], w.data.clone()
+        assert step(torch.ones(2, dtype=torch.float64)).item() == (0.0 if read == "no read" else lr)
+        assert torch.equal(w.data, before - lr)  # (the update used this call's lr, either way)
+        sched.step()
+    assert step.traces == (2 if read == "no read" else 4)  # (the first call finds no .grad, the next ones do)
+
+
 def test_tensor_betas_are_refused_inside_a_compiled_step():
     betas = (torch.tensor(0.9), torch.tensor(0.999))
     with pytest.raises(NotImplementedError, match=r"Adam with Tensor betas cannot step inside ag.compile"):

@@ -10,6 +10,7 @@ figures are in docs/compile.md.
     ag.compile.is_tracing()           # True while a call is being recorded (optimizers read it)
     ag.compile.guard(lambda: lr)      # a Python value the trace depends on: replays retrace if it changes
     ag.compile.scalar(group, "lr")    # a Python number as a tensor that every replay reads anew (optimizers)
+    ag.compile.exposed(opt)           # opt gave out what scalar(..., owner=opt) reads: keep it checked
 
 Modules: `tracer` (recording a call), `kernels` (what an ATen kernel writes; its fastest callable),
 `program` (the replay as generated Python), `cuda_graph` (capture), `check` (replay beside eager),
@@ -23,9 +24,19 @@ from typing import Any, overload
 
 from . import compiled as _compiled
 from .compiled import CHECKED_CALLS, Compiled
-from .state import CheckError, TraceError, guard, is_tracing, scalar
+from .state import CheckError, TraceError, exposed, guard, is_tracing, scalar
 
-__all__ = ["CHECKED_CALLS", "CheckError", "Compiled", "TraceError", "compile", "guard", "is_tracing", "scalar"]
+__all__ = [
+    "CHECKED_CALLS",
+    "CheckError",
+    "Compiled",
+    "TraceError",
+    "compile",
+    "exposed",
+    "guard",
+    "is_tracing",
+    "scalar",
+]
 
 
 class _Compile:
@@ -45,6 +56,7 @@ class _Compile:
     is_tracing = staticmethod(is_tracing)
     guard = staticmethod(guard)
     scalar = staticmethod(scalar)
+    exposed = staticmethod(exposed)
 
     @overload
     def __call__(

@@ -189,14 +189,15 @@ class Compiled:
 
 def _signature(spec: Any, leaves: list[Any]) -> tuple[Any, ...]:
     """What a trace depends on besides values: the argument structure, each tensor's shape, strides, dtype,
-    device and grad flags, every other argument's value, which arguments are the same tensor, and the
-    grad modes and default dtype."""
+    device and grad flags (and a Variable's gradient hooks), every other argument's value, which arguments
+    are the same tensor, and the grad modes and default dtype."""
     keys: list[Any] = []
     tensors: list[int] = []
     for x in leaves:
         if isinstance(x, Variable):
             t = x.data
-            keys.append((type(x), t.shape, t.stride(), t.dtype, t.device, x._requires_grad, x.grad is not None))
+            grad_flags = (x._requires_grad, x.grad is not None, owners.hooks(x))
+            keys.append((type(x), t.shape, t.stride(), t.dtype, t.device, grad_flags))
             tensors.append(id(t))
         elif isinstance(x, torch.Tensor):
             keys.append((type(x), x.shape, x.stride(), x.dtype, x.device, x.requires_grad))

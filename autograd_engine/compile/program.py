@@ -24,7 +24,7 @@ import torch
 
 from ..pytree import TreeSpec
 from ..variable import Variable
-from .owners import Path
+from .owners import Path, autograd_state
 from .state import Retrace, describe_value
 from .tracer import CONST, INPUT, VALUE, Guard, Kernel, Ref, Trace
 
@@ -109,6 +109,7 @@ class _Writer:
             "V": variable,
             "VG": variable_with_grad,
             "SCALAR": scalar_input,
+            "AUTOGRAD": autograd_state,
             "RETRACE": Retrace,
             "BELOW": _BELOW,
         }
@@ -173,14 +174,19 @@ class _Writer:
 
     def enter_lines(self) -> list[str]:
         """Check what the trace relied on when it started (the paths to what it read by reference and to the
-        Python values beside them, the `.grad` it found, guarded values) and pick the inputs. A path that
-        no longer leads anywhere raises inside: that is a retrace too."""
+        Python values beside them, Variables' `requires_grad` and hooks, the `.grad` it found, guarded values)
+        and pick the inputs. A path that no longer leads anywhere raises inside: that is a retrace too."""
         trace = self.trace
         lines = ["    try:"]
         steps: dict[tuple[Any, ...], str] = {}
         for path, how, expected, note in trace.checks:
             found = self.follow(path, steps, lines)
-            test = {"is": f"{found} is not", "==": f"{found} !=", "len": f"len({found}) !="}[how]
+            test = {
+                "is": f"{found} is not",
+                "==": f"{found} !=",
+                "len": f"len({found}) !=",
+                "autograd": f"AUTOGRAD({found}) !=",
+            }[how]
             lines.append(f"        if {test} {self.const(expected)}: raise RETRACE({self.note(note)})")
         for var, was_none in trace.entry_guards:
             note = f"a .grad of {describe_value(var)} that was {'None' if was_none else 'set'} when traced is not"

@@ -1,7 +1,7 @@
 """What tracing shares with the rest of the engine: the per-thread stack of active tracers, `is_tracing`,
-`guard` and `scalar` (for code that must behave differently while traced: optimizers), the hook through which
-the reverse pass reports `.grad` writes (set only while some thread traces); and what the modules of
-`compile` share: its errors and the random generators' state."""
+`guard`, `scalar` and `exposed` (for code that must behave differently while traced: optimizers), the hook
+through which the reverse pass reports `.grad` writes (set only while some thread traces); and what the
+modules of `compile` share: its errors and the random generators' state."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ _hook_lock = threading.Lock()
 def is_tracing() -> bool:
     """True while `ag.compile` records a call in this thread: code that reads tensor values into Python
     (an optimizer's step count, say) must then compute with tensors instead (see docs/compile.md)."""
-    return bool(_local.stack)
+    return bool(_hooked and _local.stack)  # (no thread-local lookup while no thread traces: eager code asks often)
 
 
 def guard(read: Callable[[], T]) -> T:
@@ -61,13 +61,18 @@ def guard(read: Callable[[], T]) -> T:
     return value
 
 
-def scalar(container: Any, key: Any, *keys: Any) -> Any:
+def scalar(container: Any, key: Any, *keys: Any, owner: Any = None) -> Any:
     """`container[key][keys[0]]...`, a Python number, as a 0-dim float64 tensor (a tensor found there is
     returned as it is). While tracing, that tensor is an input of the trace: every replay reads the number
     again from `container` (and retraces if the paths from fn lead to another container), so a value that
-    changes between calls, such as a learning rate that a scheduler sets, needs no retrace. It is then no
-    longer checked as the other Python values that fn reaches are (unless fn also returns it): inside fn,
-    use it through this tensor only (a kernel argument or a branch computed from the number would be stale)."""
+    changes between calls, such as a learning rate that a scheduler sets, needs no retrace.
+
+    The number is then no longer checked as the other Python values that fn reaches are, so any other use
+    of it inside fn (a kernel argument or a branch computed from the number) would be stale; it stays
+    checked (a change retraces) where such a use is possible: when fn also returns it, and, given the
+    `owner` that holds `container` (an optimizer, its param groups), when fn reaches `container` other than
+    through `owner` or `owner` reported with `exposed(owner)` that it handed its containers to other code
+    during the call. Without an owner, use the number inside fn through this tensor only."""
     keys = (key, *keys)
     value = container
     for k in keys:
@@ -79,8 +84,16 @@ def scalar(container: Any, key: Any, *keys: Any) -> Any:
     with _disable_current_modes():  # (made outside the trace: an input, not a recorded kernel)
         tensor = torch.tensor(value, dtype=torch.float64)
     for tracer in _local.stack:
-        tracer.scalar_input(tensor, container, keys, value)
+        tracer.scalar_input(tensor, container, keys, value, owner)
     return tensor
+
+
+def exposed(owner: Any) -> None:
+    """While tracing, `owner` (of containers that `scalar(..., owner=owner)` reads) handed them to other
+    code, which may read the numbers in them as Python values: those keep their checks in this trace (an
+    optimizer's `param_groups` read by fn). Nothing outside a trace."""
+    for tracer in _local.stack:
+        tracer.exposed_by(owner)
 
 
 def push(tracer: Tracer) -> None:

@@ -96,7 +96,7 @@ class Trace:
     out_leaves: list[tuple[Any, ...]]  # ("input", i), ("obj", x), ("tensor", slot), ("var", slot, grad slot | None)
     bindings: list[Binding]
     entry_guards: list[tuple[Variable, bool]]  # (variable, whether its .grad was None when the call started)
-    checks: list[tuple[Path, str, Any, str]]  # (path, "is" | "==" | "len", expected, what a failure means)
+    checks: list[tuple[Path, str, Any, str]]  # (path, "is" | "==" | "len" | "autograd", expected, what failing means)
     python_guards: list[tuple[Callable[[], Any], Any]]
     rng_guarded: bool  # a host-read guard follows a random kernel: a failing one must give back the draws
     written: list[int]  # INPUT and CONST slots whose storage the call writes
@@ -133,7 +133,8 @@ class Tracer:
         self.known = {id(v): (v, v.grad) for v in known + owners.variables()}  # .grad at the start, where known
         self.touched: dict[int, tuple[weakref.ref[Variable], Any]] = {}
         self.python_guards: list[tuple[Callable[[], Any], Any]] = []
-        self.scalars: list[tuple[Any, Any, Any, Any]] = []  # (container, the value's parent, its key, the value)
+        self.scalars: list[tuple[Any, Any, Any, Any, Any]] = []  # (container, value's parent, key, value, owner)
+        self.exposed: set[int] = set()  # owners whose containers other code got hold of (`ag.compile.exposed`)
         self.problem: str | None = None
         self.dirty: str | None = None  # the first in-place write to an INPUT or CONST
         self.random = False
@@ -251,13 +252,17 @@ class Tracer:
             raise TypeError("ag.compile.guard(read): read() must return a Python value compared with ==, not a tensor")
         self.python_guards.append((read, value))
 
-    def scalar_input(self, tensor: torch.Tensor, container: Any, keys: tuple[Any, ...], value: Any) -> None:
-        """`ag.compile.scalar(container, *keys)` returned `tensor` (of `value`): an input every replay reads anew."""
+    def scalar_input(self, tensor: torch.Tensor, container: Any, keys: tuple[Any, ...], value: Any, owner: Any) -> None:
+        """`ag.compile.scalar(container, *keys, owner=owner)` returned `tensor` (of `value`): an input every
+        replay reads anew."""
         parent = container
         for key in keys[:-1]:
             parent = parent[key]
         self._input(tensor, ("scalar", container, keys))
-        self.scalars.append((container, parent, keys[-1], value))
+        self.scalars.append((container, parent, keys[-1], value, owner))
+
+    def exposed_by(self, owner: Any) -> None:
+        self.exposed.add(id(owner))
 
     def grad_touched(self, var: Variable) -> None:
         if id(var) not in self.touched:
@@ -405,8 +410,10 @@ class Tracer:
     ) -> list[tuple[Path, str, Any, str]]:
         """What a replay checks when it starts: that the paths from fn still lead to every Variable the
         program names or reads the tensor of, to every other CONST, to the containers of its scalar inputs,
-        to equal Python values (but those inputs), to dicts and lists of the same length. A Variable's tensor
-        is checked on the Variable (`p.data is t`)."""
+        to the same objects the walk did not look into (functions), to equal Python values (but those
+        inputs), to dicts, lists and deques of the same length, and to Variables whose `requires_grad` and
+        hooks are as they were (but arguments: the signature has theirs, and paths through a `.grad`,
+        which may be None). A Variable's tensor is checked on the Variable (`p.data is t`)."""
         named: list[Any] = [var for var, _ in entry_guards] + [t for (kind, t), _ in bindings if kind == "var"]
         named += [source[1] for _, source in self.inputs if source[0] in ("grad", "scalar")]
         owned: list[tuple[Variable, torch.Tensor]] = []
@@ -419,11 +426,25 @@ class Tracer:
                     named.append(owner)
                 else:
                     named.append(t)
+        unique = {id(x): x for x in named}
         checks = [
             (path, "is", obj, f"{describe(path)} is another object than when traced")
-            for obj in {id(x): x for x in named}.values()
+            for obj in unique.values()
             for path in self.owners.paths(obj)
         ]
+        checks += [
+            (path, "is", obj, f"{describe(path)} is another object than when traced")
+            for path, obj in self.owners.opaque
+            if id(obj) not in unique
+        ]
+        for var, flags in self.owners.autograd:
+            if id(var) in self.input_ids:
+                continue
+            paths = [path for path in self.owners.paths(var) if ("attr", "grad") not in path[2]]
+            checks += [
+                (path, "autograd", flags, f"{describe(path)}.requires_grad or its gradient hooks changed")
+                for path in paths[: 1 if id(var) in unique else None]  # (a named one's other paths lead to it)
+            ]
         for v, t in owned:
             name = next((describe(path) for path in self.owners.paths(v)), "a Variable")
             checks.append(((v, name, (("attr", "data"),)), "is", t, f"{name}.data is another tensor than when traced"))
@@ -440,9 +461,16 @@ class Tracer:
 
     def _scalar_inputs(self, templates: list[tuple[Any, ...]]) -> set[tuple[int, Any]]:
         """Where the values that are inputs of the trace lie (as (id(parent), key)): their checks are dropped,
-        except for a value that fn also returns (then a change retraces, as for any value)."""
+        except where other code may have read the value too (then a change retraces, as for any value): a
+        value that fn also returns; one read with an owner that handed its containers out during the call,
+        or whose container fn reaches other than through that owner (an alias of a param group)."""
         returned = {id(t[1]) for t in templates if t[0] == "obj"}
-        return {(id(parent), key) for _, parent, key, value in self.scalars if id(value) not in returned}
+        return {
+            (id(parent), key)
+            for container, parent, key, value, owner in self.scalars
+            if id(value) not in returned
+            and (owner is None or (id(owner) not in self.exposed and self.owners.only_through(container, owner)))
+        }
 
     def _bound(self, t: torch.Tensor) -> int:
         slot = self.find(t)

@@ -5,7 +5,8 @@ scheduled)`: one parameter's update on tensors, as torch's single-tensor (for-lo
 it, so that trajectories match torch.optim's. The base runs it under `torch.no_grad()` for every
 parameter that has a gradient, and keeps the state torch keeps, with torch's key names, so state dicts
 move both ways. The options that schedulers change (`_scheduled`) are read from `scheduled`: the group
-itself eagerly, tensors that each replay reads anew inside `ag.compile` (see `scalars`).
+itself eagerly, tensors that each replay reads anew inside `ag.compile` (see `scalars`); `param_groups` is
+a property that tells a trace when other code gets hold of the groups (those options then stay checked).
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from typing import Any
 
 import torch
 
+import autograd_engine as ag
 from autograd_engine import Variable, enable_grad
 
-from .scalars import read_scheduled
+from .scalars import read_scheduled, tracing
 
 __all__ = ["Optimizer"]
 
@@ -42,12 +44,32 @@ class Optimizer:
                 + _typename(params)
             )
         self.state: defaultdict[Variable, dict[str, Any]] = defaultdict(dict)
-        self.param_groups: list[dict[str, Any]] = []
+        self.param_groups = []
         groups = list(params)
         if not groups:
             raise ValueError("optimizer got an empty parameter list")
         for group in groups if isinstance(groups[0], dict) else [{"params": groups}]:
             self.add_param_group(group)
+
+    @property
+    def param_groups(self) -> list[dict[str, Any]]:
+        """The parameter groups, torch's attribute. Read inside a traced step by code other than the
+        optimizer's own (`opt.param_groups[0]['lr']` in fn), they may hand a scheduled option to Python, so
+        those options then stay checked in that trace: a scheduler's change retraces instead of replaying
+        a stale value (`ag.compile.exposed`)."""
+        if tracing():
+            ag.compile.exposed(self)
+        return self._groups
+
+    @param_groups.setter
+    def param_groups(self, groups: list[dict[str, Any]]) -> None:
+        self.__dict__["param_groups"] = groups
+
+    @property
+    def _groups(self) -> list[dict[str, Any]]:
+        """The parameter groups, as the optimizer's own steps read them (not an exposure while traced)."""
+        groups: list[dict[str, Any]] = self.__dict__["param_groups"]
+        return groups
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
@@ -101,7 +123,7 @@ class Optimizer:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget gradients: set them to None (torch's default), or zero them in place (set_to_none=False,
         cut from any graph a create_graph backward gave them)."""
-        for group in self.param_groups:
+        for group in self._groups:
             for p in group["params"]:
                 if p.grad is None:
                     continue
@@ -120,8 +142,8 @@ class Optimizer:
             with torch.enable_grad(), enable_grad():
                 loss = closure()
         with torch.no_grad():
-            for group in self.param_groups:
-                values = read_scheduled(group, self._scheduled)
+            for group in self._groups:
+                values = read_scheduled(group, self._scheduled, owner=self)
                 for p in group["params"]:
                     if p.grad is None:
                         continue

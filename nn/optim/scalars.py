@@ -5,7 +5,8 @@ kernels as Scalars, as torch's for-loop implementation does. A traced step can d
 no Python, so a float read from a tensor would be stale, and a learning rate that a scheduler changes
 would be baked into the kernels (a retrace at every step). So while `ag.compile` traces, the same formulas
 run on 0-dim float64 tensors: the step counter converted exactly, and the options that schedulers change
-read through `ag.compile.scalar`, which every replay reads anew from the param group.
+read through `ag.compile.scalar`, which every replay reads anew from the param group (they stay checked,
+a change retracing, where fn may read them too: through `opt.param_groups`, or its own reference to a group).
 
 Both ways give the same bits. float64 arithmetic is Python's float arithmetic; `pow` of two float64
 tensors calls libm's pow, as Python's `**` does; a 0-dim tensor in a kernel is cast to the kernel's dtype
@@ -31,16 +32,17 @@ tracing = ag.compile.is_tracing
 """Whether ag.compile is recording a call in this thread (the traced formulation applies)."""
 
 
-def read_scheduled(group: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+def read_scheduled(group: dict[str, Any], keys: tuple[str, ...], owner: Any = None) -> dict[str, Any]:
     """The options `keys` of `group` (those schedulers change) as a step reads them: the group itself
     eagerly; while traced, 0-dim float64 tensors that every replay reads anew from the group (a tuple
-    such as Adam's betas item by item; an option that is a tensor stays itself)."""
+    such as Adam's betas item by item; an option that is a tensor stays itself). `owner`: the optimizer
+    holding the group, which reports when other code may read these options too (they stay checked then)."""
     if not tracing():
         return group
     return {
-        key: tuple(ag.compile.scalar(group, key, i) for i in range(len(group[key])))
+        key: tuple(ag.compile.scalar(group, key, i, owner=owner) for i in range(len(group[key])))
         if isinstance(group[key], tuple)
-        else ag.compile.scalar(group, key)
+        else ag.compile.scalar(group, key, owner=owner)
         for key in keys
     }
 
