@@ -92,10 +92,11 @@ def seeded(module, rng_seed):
     return call
 
 
-def run_both(ours, theirs, args, differentiable, seed=1, rng_seed=None, **kwargs):
+def run_both(ours, theirs, args, differentiable, seed=1, rng_seed=None, exact=False, **kwargs):
     """Call both modules on copies of `args` (the `differentiable` ones as leaves; one leaf for a tensor
     passed twice) and `kwargs`, each call after torch.manual_seed(rng_seed) if given; compare every
-    output and, for a random cotangent of each, the gradients of those inputs and of all parameters."""
+    output and, for a random cotangent of each, the gradients of those inputs and of all parameters:
+    within TOL, or bit for bit when `exact`."""
     leaves_t, leaves_e = {}, {}
     for a, d in zip(args, differentiable):
         if isinstance(a, torch.Tensor) and id(a) not in leaves_t:
@@ -105,25 +106,37 @@ def run_both(ours, theirs, args, differentiable, seed=1, rng_seed=None, **kwargs
     xe = [leaves_e.get(id(a), a) for a in args]
     out_t, out_e = seeded(theirs, rng_seed)(*xt, **kwargs), seeded(ours, rng_seed)(*xe, **kwargs)
     outs_t, outs_e = (out_t, out_e) if isinstance(out_t, tuple) else ((out_t,), (out_e,))
+    same = assert_same_bits if exact else assert_close
     gen = torch.Generator().manual_seed(seed)
     total_t, total_e = 0, 0
     for t, e in zip(outs_t, outs_e):
         if t is None:
             assert e is None
             continue
-        torch.testing.assert_close(e.data, t.detach(), **TOL, equal_nan=True)
+        same(e.data, t.detach(), "output")
         v = torch.randn(t.shape, dtype=t.dtype, generator=gen)
         total_t, total_e = total_t + (t * v).nansum(), total_e + ag.sum(ops_nan_to_zero(e) * v)
     total_t.backward()
     total_e.backward()
     for key, b in leaves_t.items():
         if b.requires_grad:
-            torch.testing.assert_close(leaves_e[key].grad.data, b.grad, **TOL, equal_nan=True)
+            same(leaves_e[key].grad.data, b.grad, "input gradient")
     for (name, p), (tname, tp) in zip(ours.named_parameters(), theirs.named_parameters(), strict=True):
         assert name == tname
-        torch.testing.assert_close(p.grad.data, tp.grad, **TOL, equal_nan=True, msg=lambda m, name=name: f"{name}: {m}")
+        same(p.grad.data, tp.grad, f"{name}.grad")
     assert_no_torch_graph(*outs_e)
     return outs_t, outs_e
+
+
+def assert_close(ours, theirs, what):
+    torch.testing.assert_close(ours, theirs, **TOL, equal_nan=True, msg=lambda m: f"{what}: {m}")
+
+
+def assert_same_bits(ours, theirs, what):
+    """Equal dtype, shape and values (torch.equal), NaN where torch has NaN."""
+    nan = torch.isnan(theirs)
+    assert ours.dtype == theirs.dtype and torch.equal(torch.isnan(ours), nan), what
+    assert torch.equal(ours.masked_fill(nan, 0), theirs.masked_fill(nan, 0)), f"{what}: not torch's bits"
 
 
 def ops_nan_to_zero(x):
@@ -434,6 +447,7 @@ def test_embedding_bag_matches_torch(mode):
 
 
 # --- MultiheadAttention --------------------------------------------------------------------------
+# Every comparison below is bit for bit: the layer runs torch's multi_head_attention_forward step for step.
 MHA_CONFIGS = [
     {},
     {"bias": False},
@@ -441,19 +455,20 @@ MHA_CONFIGS = [
     {"kdim": 5, "vdim": 3},
     {"kdim": 5, "vdim": 3, "add_bias_kv": True, "bias": False},
 ]
+DTYPES = [torch.float32, torch.float64]
 
 
-def _twins(config, batch_first=False, dropout=0.0):
+def _twins(config, batch_first=False, dropout=0.0, dtype=torch.float64, embed_dim=8, heads=2):
     torch.manual_seed(0)
-    theirs = torch.nn.MultiheadAttention(8, 2, dropout=dropout, batch_first=batch_first, **config)
+    theirs = torch.nn.MultiheadAttention(embed_dim, heads, dropout=dropout, batch_first=batch_first, **config)
     torch.manual_seed(0)
-    ours = MultiheadAttention(8, 2, dropout=dropout, batch_first=batch_first, **config)
-    return ours, theirs
+    ours = MultiheadAttention(embed_dim, heads, dropout=dropout, batch_first=batch_first, **config)
+    return ours.to(dtype), theirs.to(dtype)
 
 
 @pytest.mark.parametrize("config", MHA_CONFIGS)
 def test_multihead_attention_starts_as_torch(config):
-    ours, theirs = _twins(config)
+    ours, theirs = _twins(config, dtype=torch.float32)
     assert_same_state(ours, theirs)
     assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
     assert repr(ours) == repr(theirs)
@@ -462,38 +477,44 @@ def test_multihead_attention_starts_as_torch(config):
     assert (ours.head_dim, ours._qkv_same_embed_dim) == (theirs.head_dim, theirs._qkv_same_embed_dim)
 
 
-def _mha_inputs(config, batch_first, self_attention, batched=True, n=3, length=4, source=5):
-    def make(size, features, seed):
-        shape = ((n, size) if batch_first else (size, n)) if batched else (size,)
-        return _r(*shape, features, seed=seed)
+def _mha_inputs(config, layout, sharing, dtype=torch.float64, n=3, length=4, source=5, embed_dim=8):
+    """query, key, value in `layout` ('seq': (L, N, E), 'batch': (N, L, E), 'unbatched': (L, E)) and
+    `sharing` ('self': one tensor for all three, 'kv': key is value, 'cross': three tensors)."""
 
-    query = make(length, 8, 0)
-    if self_attention:
+    def make(size, features, seed):
+        shape = {"seq": (size, n), "batch": (n, size), "unbatched": (size,)}[layout]
+        return _r(*shape, features, seed=seed).to(dtype)
+
+    query = make(length, embed_dim, 0)
+    if sharing == "self":
         return query, query, query
-    return query, make(source, config.get("kdim", 8), 1), make(source, config.get("vdim", 8), 2)
+    key = make(source, config.get("kdim", embed_dim), 1)
+    return query, key, key if sharing == "kv" else make(source, config.get("vdim", embed_dim), 2)
 
 
 def _run_mha(ours, theirs, query, key, value, rng_seed=None, **kwargs):
-    """Both modules in float64 on the same inputs (self-attention: one leaf for all three)."""
-    theirs.double(), ours.double()
-    return run_both(ours, theirs, (query, key, value), (True,) * 3, rng_seed=rng_seed, **kwargs)
+    """Both modules on the same inputs (one leaf per distinct tensor): outputs, weights and gradients bit
+    for bit."""
+    return run_both(ours, theirs, (query, key, value), (True,) * 3, rng_seed=rng_seed, exact=True, **kwargs)
 
 
-@pytest.mark.parametrize("need_weights,average", [(True, True), (True, False), (False, True)])
-@pytest.mark.parametrize("batch_first", [False, True])
-@pytest.mark.parametrize("config", MHA_CONFIGS)
-def test_multihead_attention_matches_torch(config, batch_first, need_weights, average):
-    ours, theirs = _twins(config, batch_first)
-    qkv = _mha_inputs(config, batch_first, self_attention=False)
-    _run_mha(ours, theirs, *qkv, need_weights=need_weights, average_attn_weights=average)
+CALLS = [  # (need_weights, average_attn_weights, training): training draws dropout masks from the seed
+    (True, False, True),  # (averaged weights in eval: the mask tests)
+    (False, True, True),
+    (False, True, False),
+]
+INPUTS = [(c, s) for c in MHA_CONFIGS for s in ("self", "kv", "cross") if s == "cross" or "kdim" not in c]
 
 
-@pytest.mark.parametrize("need_weights", [True, False])
-@pytest.mark.parametrize("batched", [True, False])
-def test_multihead_self_attention_matches_torch(batched, need_weights):
-    ours, theirs = _twins({}, batch_first=True)
-    qkv = _mha_inputs({}, True, self_attention=True, batched=batched)
-    _run_mha(ours, theirs, *qkv, need_weights=need_weights)
+@pytest.mark.parametrize("need_weights,average,training", CALLS)
+@pytest.mark.parametrize("layout", ["seq", "batch", "unbatched"])
+@pytest.mark.parametrize("config,sharing", INPUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_multihead_attention_is_torch_to_the_bit(dtype, config, sharing, layout, need_weights, average, training):
+    ours, theirs = _twins(config, layout == "batch", dropout=0.25, dtype=dtype)
+    ours.train(training), theirs.train(training)
+    qkv = _mha_inputs(config, layout, sharing, dtype)
+    _run_mha(ours, theirs, *qkv, rng_seed=3, need_weights=need_weights, average_attn_weights=average)
 
 
 def _bool(*shape, seed):
@@ -501,55 +522,97 @@ def _bool(*shape, seed):
 
 
 KEY_PADDING = torch.tensor([[False, True, False, False, True], [True] * 5, [False] * 4 + [True]])  # row 1: all masked
+MASKS = [
+    {"attn_mask": _bool(4, 5, seed=0)},
+    {"attn_mask": _r(6, 4, 5)},
+    {"key_padding_mask": KEY_PADDING},
+    {"key_padding_mask": KEY_PADDING, "attn_mask": _bool(6, 4, 5, seed=1)},
+    {"key_padding_mask": _r(3, 5), "attn_mask": _r(4, 5, seed=1)},
+    {"key_padding_mask": KEY_PADDING, "attn_mask": _r(4, 5)},  # mixed: torch's deprecation warning
+]
+
+
+def _as(masks, dtype):
+    return {k: m.to(dtype) if m.is_floating_point() else m for k, m in masks.items()}
+
+
+@pytest.mark.parametrize("need_weights", [True, False])
+@pytest.mark.parametrize("masks", MASKS)
+@pytest.mark.parametrize("layout,config", [("seq", {}), ("batch", {"add_bias_kv": True, "add_zero_attn": True})])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_multihead_attention_masks_are_torch_to_the_bit(dtype, layout, config, masks, need_weights):
+    ours, theirs = _twins(config, layout == "batch", dtype=dtype)
+    qkv = _mha_inputs(config, layout, "cross", dtype)
+    mixed = len({m.dtype for m in masks.values()}) > 1
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _run_mha(ours, theirs, *qkv, need_weights=need_weights, **_as(masks, dtype))
+    assert mixed == any("mismatched key_padding_mask and attn_mask" in str(w.message) for w in caught)
 
 
 @pytest.mark.parametrize("need_weights", [True, False])
 @pytest.mark.parametrize(
     "masks",
     [
-        {"attn_mask": _bool(4, 5, seed=0)},
-        {"attn_mask": _r(6, 4, 5)},
-        {"key_padding_mask": KEY_PADDING},
-        {"key_padding_mask": KEY_PADDING, "attn_mask": _bool(6, 4, 5, seed=1)},
-        {"key_padding_mask": _r(3, 5), "attn_mask": _r(4, 5, seed=1)},
-        {"key_padding_mask": KEY_PADDING, "attn_mask": _r(4, 5)},  # mixed: torch's deprecation warning
+        {"attn_mask": _r(2, 4, 5)},  # (heads, L, S) for an unbatched query
+        {"key_padding_mask": torch.tensor([False, False, True, False, True])},
+        {"key_padding_mask": _r(5), "attn_mask": _bool(4, 5, seed=2)},
     ],
 )
-@pytest.mark.parametrize("config", [{}, {"add_bias_kv": True, "add_zero_attn": True}])
-def test_multihead_attention_masks_match_torch(config, masks, need_weights):
-    ours, theirs = _twins(config)
-    qkv = _mha_inputs(config, False, self_attention=False)
-    mixed = len({m.dtype for m in masks.values()}) > 1
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        _run_mha(ours, theirs, *qkv, need_weights=need_weights, **masks)
-    assert mixed == any("mismatched key_padding_mask and attn_mask" in str(w.message) for w in caught)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_multihead_attention_unbatched_masks_are_torch_to_the_bit(dtype, masks, need_weights):
+    ours, theirs = _twins({}, dtype=dtype)
+    qkv = _mha_inputs({}, "unbatched", "cross", dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (the mixed mask types' deprecation)
+        _run_mha(ours, theirs, *qkv, need_weights=need_weights, **_as(masks, dtype))
 
 
 @pytest.mark.parametrize("need_weights", [True, False])
 @pytest.mark.parametrize("key_padding", [False, True])
-def test_multihead_attention_causal_hint_as_torch(need_weights, key_padding):
+@pytest.mark.parametrize("layout", ["batch", "unbatched"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_multihead_attention_causal_hint_as_torch(dtype, layout, key_padding, need_weights):
     """is_causal takes the attn_mask given (torch ignores it only without weights and key padding)."""
-    ours, theirs = _twins({}, batch_first=True)
-    query, _, _ = _mha_inputs({}, True, self_attention=True)
-    causal = torch.ones(4, 4, dtype=torch.bool).triu(1)
-    masks = {"attn_mask": causal, "is_causal": True}
+    ours, theirs = _twins({}, batch_first=True, dtype=dtype)
+    query, _, _ = _mha_inputs({}, layout, "self", dtype)
+    masks = {"attn_mask": torch.ones(4, 4, dtype=torch.bool).triu(1), "is_causal": True}
     if key_padding:
-        masks["key_padding_mask"] = torch.tensor([[False, False, True, False]] * 3)
+        masks["key_padding_mask"] = torch.tensor([[False, False, True, False]] * (3 if layout == "batch" else 1))
+        masks["key_padding_mask"] = masks["key_padding_mask"] if layout == "batch" else masks["key_padding_mask"][0]
     _run_mha(ours, theirs, query, query, query, need_weights=need_weights, **masks)
 
 
 @pytest.mark.parametrize("need_weights", [True, False])
-@pytest.mark.parametrize("batch_first", [False, True])
-def test_multihead_attention_dropout_draws_as_torch(batch_first, need_weights):
-    ours, theirs = _twins({}, batch_first, dropout=0.4)
-    qkv = _mha_inputs({}, batch_first, self_attention=False)
-    outs_t, outs_e = _run_mha(ours, theirs, *qkv, rng_seed=11, need_weights=need_weights)
+@pytest.mark.parametrize("layout", ["seq", "batch"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_multihead_attention_of_larger_sizes_is_torch_to_the_bit(dtype, layout, need_weights):
+    """Sizes where torch's products run its blocked BLAS kernels rather than its small-product loops."""
+    ours, theirs = _twins({}, layout == "batch", dropout=0.1, dtype=dtype, embed_dim=32, heads=4)
+    qkv = _mha_inputs({}, layout, "cross", dtype, n=2, length=16, source=24, embed_dim=32)
+    masks = {"attn_mask": _bool(16, 24, seed=3), "key_padding_mask": _bool(2, 24, seed=4)}
+    if dtype == torch.float32:  # (float64: see test_multihead_attention_float64_weights_with_a_float_mask)
+        masks["attn_mask"] = _r(16, 24).float()
+        masks["key_padding_mask"] = _r(2, 24, seed=1).float()
+    _run_mha(ours, theirs, *qkv, rng_seed=5, need_weights=need_weights, **masks)
+
+
+def test_multihead_attention_float64_weights_with_a_float_mask():
+    """The one place known to differ: with need_weights=True, torch adds a float mask inside its baddbmm,
+    whose float64 BLAS kernel rounds the sum in another order than the engine's product and addition."""
+    ours, theirs = _twins({}, dtype=torch.float64, embed_dim=32, heads=4)
+    qkv = _mha_inputs({}, "seq", "cross", torch.float64, n=2, length=16, source=24, embed_dim=32)
+    outs_t, outs_e = run_both(ours, theirs, qkv, (True,) * 3, attn_mask=_r(16, 24))  # within TOL
+    assert not torch.equal(outs_e[0].data, outs_t[0].detach())  # (a fix in the engine makes this fail)
+
+
+def test_multihead_attention_dropout_is_only_active_in_training():
+    ours, theirs = _twins({}, dropout=0.4)
+    qkv = _mha_inputs({}, "seq", "cross")
+    outs_t, outs_e = _run_mha(ours, theirs, *qkv, rng_seed=11)
     ours.eval(), theirs.eval()
-    plain_t = theirs(*qkv, need_weights=need_weights)[0]
-    plain_e = ours(*qkv, need_weights=need_weights)[0]
-    torch.testing.assert_close(plain_e.data, plain_t.detach(), **TOL)
-    assert not torch.allclose(plain_e.data, outs_e[0].data)  # dropout was active in training
+    plain_t, _ = _run_mha(ours, theirs, *qkv)
+    assert not torch.equal(plain_t[0], outs_t[0]) and not torch.equal(plain_t[1], outs_t[1])
 
 
 def test_multihead_attention_state_dict_loads_both_ways():
@@ -564,8 +627,7 @@ def test_multihead_attention_state_dict_loads_both_ways():
     other = torch.nn.MultiheadAttention(8, 4, add_bias_kv=True, kdim=6)
     other.load_state_dict(ours.state_dict())
     assert_same_state(ours, other)
-    query, key, value = _mha_inputs({"kdim": 6}, False, self_attention=False)
-    _run_mha(ours, theirs, query, key, value)
+    _run_mha(ours, theirs, *_mha_inputs({"kdim": 6}, "seq", "cross", torch.float32))
 
 
 def _mha_call(module=None, query=None, key=None, value=None, **kwargs):
@@ -623,15 +685,38 @@ def test_multihead_attention_refuses_bad_input_as_torch(make, error, match):
         make()
 
 
-def test_multihead_attention_accepts_float32_defaults_and_plain_tensors():
-    """The module's default dtype (float32) against torch's in eval mode (torch's fused fast path)."""
-    ours, theirs = _twins({}, batch_first=True)
+@pytest.mark.parametrize("need_weights", [True, False])
+@pytest.mark.parametrize("training", [True, False])
+def test_multihead_attention_without_autograd_is_torch_to_the_bit(training, need_weights):
+    """Plain float32 tensors (the module's defaults) under torch.no_grad: torch's forward, bit for bit, where
+    torch's module runs it (in training; in eval, once its inference fast path is off)."""
+    ours, theirs = _twins({}, batch_first=True, dtype=torch.float32)
+    ours.train(training), theirs.train(training)
+    x, mask = torch.randn(2, 5, 8), torch.ones(5, 5, dtype=torch.bool).triu(1)
+    enabled = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        with torch.no_grad():
+            expected = theirs(x, x, x, attn_mask=mask, need_weights=need_weights)
+            out = ours(x, x, x, attn_mask=mask, need_weights=need_weights)
+    finally:
+        torch.backends.mha.set_fastpath_enabled(enabled)
+    assert_same_bits(out[0].data, expected[0], "output")
+    assert (out[1] is None) == (expected[1] is None)
+    if need_weights:
+        assert_same_bits(out[1].data, expected[1], "weights")
+
+
+def test_multihead_attention_near_torchs_inference_fast_path():
+    """torch's module in eval mode without autograd runs batch-first self-attention through its fused
+    inference kernel (torch._native_multi_head_attention), which rounds otherwise than its forward: there
+    ours, that forward, is torch's within float rounding."""
+    ours, theirs = _twins({}, batch_first=True, dtype=torch.float32)
     ours.eval(), theirs.eval()
-    x = torch.randn(2, 5, 8)
-    mask = torch.ones(5, 5, dtype=torch.bool).triu(1)
+    x, mask = torch.randn(2, 5, 8), torch.ones(5, 5, dtype=torch.bool).triu(1)
     with torch.no_grad():
         expected, weights = theirs(x, x, x, attn_mask=mask)
-    out, ours_weights = ours(x, x, x, attn_mask=mask)
+        out, ours_weights = ours(x, x, x, attn_mask=mask)
     torch.testing.assert_close(out.data, expected, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(ours_weights.data, weights, rtol=1e-5, atol=1e-6)
     assert math.isclose(float(ours_weights.data.sum()), 2 * 5, rel_tol=1e-5)

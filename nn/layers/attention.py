@@ -1,13 +1,17 @@
 """MultiheadAttention, as torch.nn.MultiheadAttention: the same parameters, initialisation (the same draws
 after the same seed), state-dict keys and forward, built from engine ops.
 
-The forward follows torch.nn.functional.multi_head_attention_forward's semantics with fewer copies: the
-heads are split off the projections with one reshape and one permute into (N, heads, L, head_dim) for
-both layouts (no transposes of the inputs). Masks become scores to add, as torch makes them (-inf where
-a boolean mask is True), the is_causal hint too: adding a mask is far cheaper than selecting with
-`where`. With need_weights=False the attention is nn.functional.scaled_dot_product_attention (zeros for
-a query that keeps no key, as torch's); with need_weights=True the weights are computed as torch
-computes them (NaN for such a query, as torch's).
+The forward is torch.nn.functional.multi_head_attention_forward's, step for step, in its layouts and on
+its kernels, so that on the CPU its values and gradients are torch's to the bit: batch-first inputs
+transposed to seq-first (keeping the `query is key is value` identities torch reads), the in-projection as
+one linear for self-attention, one for q and one packed for k and v when key is value, three otherwise,
+each linear as torch's at::linear runs it, the heads split with a view and a transpose, the masks made
+scores to add (-inf where a boolean mask is True), with need_weights=True torch's explicit path (baddbmm
+of the mask and the scaled q k^T, softmax with NaN for a query that keeps no key, dropout, bmm), with
+need_weights=False nn.functional.scaled_dot_product_attention (zeros for such a query), and the
+out-projection on the (L * N, E) rows. Two places round otherwise: float64 scores plus a float mask where
+torch's baddbmm runs its BLAS kernel (the engine's torch.baddbmm is a product, then an addition), and
+torch's inference fast path (torch._native_multi_head_attention), which this module never takes.
 """
 
 from __future__ import annotations
@@ -189,30 +193,22 @@ class MultiheadAttention(Module):
                 "Need attn_mask if specifying the is_causal hint. You may use the Transformer module method "
                 "`generate_square_subsequent_mask` to create this mask."
             )
-        causal = is_causal and key_padding_mask is None and not need_weights  # torch trusts the hint then
-        seq_first = batched and not self.batch_first
-        self._check_inputs(query, key, value, seq_first)
-        q, k, v = self._project(query, key, value)
-        if not batched:  # an unbatched input: a batch of one, batch first
-            q, k, v = (ag.unsqueeze(x, 0) for x in (q, k, v))
+        self._check_inputs(query, key, value, batched and not self.batch_first)
+        if self.batch_first and batched:
+            query, key, value = _seq_first(query, key, value)
+        if not batched:  # a batch of one at dim 1 (three new tensors: the projections are three linears)
+            query, key, value = ag.unsqueeze(query, 1), ag.unsqueeze(key, 1), ag.unsqueeze(value, 1)
             key_padding_mask = None if key_padding_mask is None else ag.unsqueeze(key_padding_mask, 0)
-        if self.bias_k is not None:
-            k, v = (self._append_bias(x, b, seq_first) for x, b in ((k, self.bias_k), (v, self.bias_v)))
-        q, k, v = (self._heads(x, seq_first) for x in (q, k, v))
-        if self.add_zero_attn:
-            k, v = ag.pad(k, (0, 0, 0, 1)), ag.pad(v, (0, 0, 0, 1))
-        mask = self._mask(key_padding_mask, attn_mask, causal, q, k.shape[2])
-        dropout_p = self.dropout if self.training else 0.0
+        is_causal = is_causal and key_padding_mask is None and not need_weights  # torch trusts the hint then
+        out, weights = self._attend(
+            query, key, value, key_padding_mask, None if is_causal else attn_mask, need_weights, is_causal
+        )
         if need_weights:
-            out, weights = self._attention_with_weights(q, k, v, mask, dropout_p)
-            if average_attn_weights:
-                weights = ag.mean(weights, 1)
-            weights = weights if batched else ag.squeeze(weights, 0)
-        else:
-            out, weights = F.scaled_dot_product_attention(q, k, v, mask, dropout_p), None
-        out = ag.permute(out, (2, 0, 1, 3) if seq_first else (0, 2, 1, 3))
-        out = F.linear(ag.reshape(out, (*out.shape[:2], self.embed_dim)), self.out_proj.weight, self.out_proj.bias)
-        return (out if batched else ag.squeeze(out, 0)), weights
+            weights = ag.reshape(weights, (query.shape[1], self.num_heads, query.shape[0], weights.shape[-1]))
+            weights = ag.mean(weights, 1) if average_attn_weights else weights
+        if not batched:
+            return ag.squeeze(out, 1), None if weights is None else ag.squeeze(weights, 0)
+        return (ag.transpose(out, 1, 0) if self.batch_first else out), weights
 
     # --- the steps of forward ----------------------------------------------------------------
     def _check_inputs(self, query: Any, key: Any, value: Any, seq_first: bool) -> None:
@@ -239,75 +235,134 @@ class MultiheadAttention(Module):
                 f"and key of shape {tuple(key.shape)} (batch_first={self.batch_first})"
             )
 
+    def _attend(
+        self, query: Any, key: Any, value: Any, key_padding_mask: Any, attn_mask: Any, need_weights: bool, causal: bool
+    ) -> tuple[Any, Any]:
+        """multi_head_attention_forward on seq-first (L, N, E) inputs: the output (L, N, E) and, with
+        need_weights, the weights (N * heads, L, S)."""
+        length, batch, _ = query.shape
+        q, k, v = self._project(query, key, value)
+        attn_mask = self._attn_mask(attn_mask, length, key.shape[0], batch)
+        if self.bias_k is not None:
+            k = ag.cat([k, ag.repeat(self.bias_k, 1, batch, 1)])
+            v = ag.cat([v, ag.repeat(self.bias_v, 1, batch, 1)])
+            attn_mask, key_padding_mask = _one_more_key(attn_mask), _one_more_key(key_padding_mask)
+        q, k, v = (ag.transpose(ag.reshape(x, (x.shape[0], -1, self.head_dim)), 0, 1) for x in (q, k, v))
+        if self.add_zero_attn:
+            k, v = ag.pad(k, (0, 0, 0, 1)), ag.pad(v, (0, 0, 0, 1))
+            attn_mask, key_padding_mask = _one_more_key(attn_mask), _one_more_key(key_padding_mask)
+        attn_mask = self._with_padding(attn_mask, key_padding_mask, batch, k.shape[1])
+        dropout_p = self.dropout if self.training else 0.0
+        if need_weights:
+            out, weights = _attention_with_weights(q, k, v, attn_mask, dropout_p)
+            out = ag.transpose(out, 0, 1)
+        else:
+            out, weights = self._sdpa(q, k, v, attn_mask, dropout_p, causal, batch), None
+        out = _linear(ag.reshape(out, (length * batch, self.embed_dim)), self.out_proj.weight, self.out_proj.bias)
+        return ag.reshape(out, (length, batch, self.embed_dim)), weights
+
     def _project(self, query: Any, key: Any, value: Any) -> tuple[Any, Any, Any]:
-        """q, k, v: the inputs through the in-projection, one linear each (the packed weight sliced
-        into its three row blocks; one product each costs what one wide product does, and the
-        backward adds no zero-filled copies of the wide output)."""
-        e = self.embed_dim
-        weights = self._projection_weights()
-        if len(weights) == 1:
-            weights = tuple(weights[0][i * e : (i + 1) * e] for i in range(3))
-        bias = self.in_proj_bias
-        biases = (None,) * 3 if bias is None else tuple(bias[i * e : (i + 1) * e] for i in range(3))
-        q = F.linear(query, weights[0], biases[0])
-        k = F.linear(key, weights[1], biases[1])
-        v = F.linear(value, weights[2], biases[2])
+        """q, k, v through the in-projection, as torch's _in_projection_packed (one linear of the packed
+        weight for self-attention, one for q and one for k and v when key is value, else three) or
+        _in_projection (the separate weights, three linears)."""
+        e, bias = self.embed_dim, self.in_proj_bias
+        if self.in_proj_weight is None or key is not value:
+            weights = self._projection_weights()
+            if len(weights) == 1:
+                weights = tuple(weights[0][i * e : (i + 1) * e] for i in range(3))
+            biases = (None,) * 3 if bias is None else tuple(bias[i * e : (i + 1) * e] for i in range(3))
+            q, k, v = (_linear(x, w, b) for x, w, b in zip((query, key, value), weights, biases))
+            return q, k, v
+        if query is key:
+            q, k, v = _unpack(_linear(query, self.in_proj_weight, bias), 3)
+            return q, k, v
+        w = self.in_proj_weight
+        q = _linear(query, w[:e], None if bias is None else bias[:e])
+        k, v = _unpack(_linear(key, w[e:], None if bias is None else bias[e:]), 2)
         return q, k, v
 
-    @staticmethod
-    def _append_bias(x: Any, bias: Any, seq_first: bool) -> Any:
-        """bias_k or bias_v (1, 1, E) appended to every sequence as one more key position."""
-        n = x.shape[1 if seq_first else 0]
-        shape = (1, n, x.shape[2]) if seq_first else (n, 1, x.shape[2])
-        return ag.cat([x, ag.expand(bias, shape)], 0 if seq_first else 1)
+    def _attn_mask(self, attn_mask: Any, length: int, source: int, batch: int) -> Any:
+        """attn_mask checked against (L, S) or (N * heads, L, S) as torch checks it (RuntimeError); a 2-D one
+        as (1, L, S)."""
+        if attn_mask is None:
+            return None
+        expected = (length, source) if attn_mask.ndim == 2 else (batch * self.num_heads, length, source)
+        if tuple(attn_mask.shape) != expected:
+            raise RuntimeError(
+                f"{_NAME}: The shape of the {attn_mask.ndim}D attn_mask is {attn_mask.shape}, but should be {expected}."
+            )
+        return ag.unsqueeze(attn_mask, 0) if attn_mask.ndim == 2 else attn_mask
 
-    def _heads(self, x: Any, seq_first: bool) -> Any:
-        """(L, N, E) or (N, L, E) as (N, heads, L, head_dim)."""
-        split = ag.reshape(x, (*x.shape[:2], self.num_heads, self.head_dim))
-        return ag.permute(split, (1, 2, 0, 3) if seq_first else (0, 2, 1, 3))
-
-    def _mask(self, key_padding_mask: Any, attn_mask: Any, causal: bool, q: Any, source: int) -> Any:
-        """One mask of scores to add, broadcasting to (N, heads, L, S): the causal one (query i sees keys
-        j <= i, as scaled_dot_product_attention's is_causal), or attn_mask plus key_padding_mask, padded
-        for bias_k and the zero key and checked as torch checks them (attn_mask: RuntimeError,
-        key_padding_mask: AssertionError)."""
-        batch, _, length = q.shape[:3]
-        if causal:
-            return _additive(torch.ones(length, source, dtype=torch.bool, device=q.device).triu(1), q.dtype)
-        extra = int(self.bias_k is not None) + int(self.add_zero_attn)
-        keys = source - extra  # the keys given
-        if attn_mask is not None:
-            if attn_mask.ndim == 2 and tuple(attn_mask.shape) != (length, keys):
-                raise RuntimeError(
-                    f"{_NAME}: The shape of the 2D attn_mask is {attn_mask.shape}, but should be {(length, keys)}."
-                )
-            expected = (batch * self.num_heads, length, keys)
-            if attn_mask.ndim == 3 and tuple(attn_mask.shape) != expected:
-                raise RuntimeError(
-                    f"{_NAME}: The shape of the 3D attn_mask is {attn_mask.shape}, but should be {expected}."
-                )
-            if attn_mask.ndim == 3:
-                attn_mask = ag.reshape(attn_mask, (batch, self.num_heads, length, keys))
-            attn_mask = ag.pad(attn_mask, (0, extra)) if extra else attn_mask
+    def _with_padding(self, attn_mask: Any, key_padding_mask: Any, batch: int, source: int) -> Any:
+        """attn_mask plus key_padding_mask (N, S) as (N * heads, 1, S), the latter checked as torch checks it
+        (AssertionError)."""
         if key_padding_mask is None:
             return attn_mask
-        key_padding_mask = ag.pad(key_padding_mask, (0, extra)) if extra else key_padding_mask
         for i, size in enumerate((batch, source)):
             if key_padding_mask.shape[i] != size:
                 raise AssertionError(
                     f"{_NAME}: Expected key_padded_mask.shape[{i}] to be {size}, but got {key_padding_mask.shape[i]}"
                 )
-        key_padding_mask = ag.reshape(key_padding_mask, (batch, 1, 1, source))
-        return key_padding_mask if attn_mask is None else attn_mask + key_padding_mask
+        padding = ag.expand(ag.reshape(key_padding_mask, (batch, 1, 1, source)), (batch, self.num_heads, 1, source))
+        padding = ag.reshape(padding, (batch * self.num_heads, 1, source))
+        return padding if attn_mask is None else attn_mask + padding
 
-    @staticmethod
-    def _attention_with_weights(q: Any, k: Any, v: Any, mask: Any, dropout_p: float) -> tuple[Any, Any]:
-        """softmax(q k^T / sqrt(head_dim) + mask) v and those weights (N, heads, L, S), as torch computes
-        them when it returns the weights (NaN for a query that keeps no key, as torch's)."""
-        scores = ag.matmul(q * math.sqrt(1.0 / q.shape[-1]), ag.transpose(k, -2, -1))
-        if mask is not None:
-            scores = scores + mask
-        weights = ag.softmax(scores, -1)
-        if dropout_p > 0:
-            weights = F.dropout(weights, dropout_p)
-        return ag.matmul(weights, v), weights
+    def _sdpa(self, q: Any, k: Any, v: Any, mask: Any, dropout_p: float, causal: bool, batch: int) -> Any:
+        """nn.functional.scaled_dot_product_attention over q, k, v (N * heads, L or S, head_dim) viewed as
+        (N, heads, L or S, head_dim), as torch calls it: the output as (L, N, heads, head_dim)."""
+        if mask is not None and mask.shape[0] == 1:
+            mask = ag.unsqueeze(mask, 0)
+        elif mask is not None:
+            mask = ag.reshape(mask, (batch, self.num_heads, -1, mask.shape[-1]))
+        q, k, v = (ag.reshape(x, (batch, self.num_heads, -1, self.head_dim)) for x in (q, k, v))
+        return ag.permute(F.scaled_dot_product_attention(q, k, v, mask, dropout_p, causal), (2, 0, 1, 3))
+
+
+def _linear(x: Any, weight: Any, bias: Any) -> Any:
+    """F.linear with the kernels torch's at::linear runs for it. Where x or the weight requires grad,
+    torch's matmul folds a batch into rows (a view, or a copy of a batch that is not contiguous), and its
+    backward takes the gradient as rows too. A product without bias, or of such a copy, it computes as an
+    mm (weight gradient g^T x): that is F.linear of the rows with a zero bias (adding zero keeps mm's bits,
+    and its gradients are mm's), the bias added to the batch after, as torch adds it. Otherwise torch's
+    kernels for x as it is."""
+    if not (x.requires_grad or weight.requires_grad):
+        return F.linear(x, weight, bias)
+    fused = bias is not None and (x.ndim == 2 or unwrap(x).is_contiguous())
+    zero = torch.zeros(weight.shape[0], dtype=weight.dtype, device=weight.device)
+    out = F.linear(ag.reshape(x, (-1, x.shape[-1])), weight, bias if fused else zero)
+    out = ag.reshape(out, (*x.shape[:-1], weight.shape[0]))
+    return out if fused or bias is None else out + bias
+
+
+def _seq_first(query: Any, key: Any, value: Any) -> tuple[Any, Any, Any]:
+    """Batch-first inputs transposed to seq-first as torch's module does, one transpose per distinct tensor
+    (so that `query is key` and `key is value` still say what they said)."""
+    if key is not value:
+        return ag.transpose(query, 1, 0), ag.transpose(key, 1, 0), ag.transpose(value, 1, 0)
+    key = ag.transpose(key, 1, 0)
+    return (key if query is value else ag.transpose(query, 1, 0)), key, key
+
+
+def _unpack(proj: Any, pieces: int) -> tuple[Any, ...]:
+    """(L, N, pieces * E) as `pieces` tensors (L, N, E), each a slice of one contiguous (pieces, L, N, E)
+    copy, as torch's _in_projection_packed makes them."""
+    split = ag.reshape(proj, (*proj.shape[:-1], pieces, proj.shape[-1] // pieces))
+    packed = ag.contiguous(ag.permute(split, (2, 0, 1, 3)))
+    return tuple(packed[i] for i in range(pieces))
+
+
+def _one_more_key(mask: Any) -> Any:
+    """A mask padded with a zero score for one more key (bias_k, the zero key)."""
+    return None if mask is None else ag.pad(mask, (0, 1))
+
+
+def _attention_with_weights(q: Any, k: Any, v: Any, mask: Any, dropout_p: float) -> tuple[Any, Any]:
+    """softmax(mask + (q * sqrt(1 / head_dim)) k^T) v and those weights over (N * heads, L, S), as torch
+    computes them when it returns the weights: bmm, or baddbmm with the mask (torch.baddbmm on Variables:
+    the engine's rule for it), softmax (NaN for a query that keeps no key), dropout and bmm."""
+    q_scaled, keys = q * math.sqrt(1.0 / q.shape[-1]), ag.transpose(k, -2, -1)
+    scores = ag.matmul(q_scaled, keys) if mask is None else torch.baddbmm(mask, q_scaled, keys)
+    weights = ag.softmax(scores, -1)
+    if dropout_p > 0:
+        weights = F.dropout(weights, dropout_p)
+    return ag.matmul(weights, v), weights
