@@ -256,3 +256,23 @@ def test_every_layer_is_an_nn_name_that_type_checkers_see():
     families = {m for m in nn.layers.__all__ if m.islower()}
     assert named - {"*"} == set(nn.layers.__all__) - families
     assert all(getattr(nn, name) is getattr(nn.layers, name) for name in named - {"*"})
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("shape", [(300, 257), (12, 40, 96)])
+def test_linear_is_torchs_to_the_bit_with_or_without_bias(shape, bias, dtype):
+    """F.linear is one `linear` node on torch's kernel whose gradients are computed as torch's (the weight's as
+    g^T x, also without a bias, where x^T g differs in the last bits at this size in float64)."""
+    gen = torch.Generator().manual_seed(0)
+    x, w, b = (torch.randn(s, generator=gen, dtype=dtype) for s in (shape, (190, shape[-1]), (190,)))
+    theirs = [x.clone().requires_grad_(), w.clone().requires_grad_(), b.clone().requires_grad_() if bias else None]
+    ours = [ag.Variable(t.clone(), requires_grad=True) if t is not None else None for t in (x, w, b if bias else None)]
+    out_t, out_e = torch.nn.functional.linear(*theirs), nn.functional.linear(*ours)
+    g = torch.randn(out_t.shape, generator=gen, dtype=dtype)
+    out_t.backward(g)
+    out_e.backward(g)
+    assert out_e.op == "linear" and torch.equal(out_e.data, out_t)
+    for a, t in zip(ours, theirs):
+        if t is not None:
+            assert torch.equal(a.grad.data, t.grad)

@@ -27,7 +27,8 @@ def _per_matrix(g: Any) -> Any:
 
 @primitive(saves={"x": "weight", "weight": "x"})
 def linear(x, weight, bias):
-    """torch.nn.functional.linear with a bias: x @ weight^T + bias in one kernel (addmm), weight (out, in)."""
+    """torch.nn.functional.linear: x @ weight^T + bias (bias may be None), weight (out, in), in torch's kernel
+    (addmm with a bias)."""
     return torch.nn.functional.linear(x, weight, bias)
 
 

@@ -17,17 +17,15 @@ __all__ = ["bilinear", "linear"]
 
 @implements(torch.nn.functional.linear)
 def linear(x: Any, weight: Any, bias: Any = None) -> Variable:
-    """x @ weight.T + bias; weight (out, in) as in torch. With a bias it is the fused `linear` primitive
-    (torch's addmm: one kernel, no separate pass for the bias); without, a matmul, as torch does."""
+    """x @ weight.T + bias; weight (out, in) as in torch: the `linear` primitive on torch's own kernel (addmm
+    with a bias: no separate pass for it), whose gradients are computed as torch's (the weight's as g^T x)."""
     if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
         raise ShapeError(
             f"linear: expected input with last dim {weight.shape[1]} (weight shape "
             f"{tuple(weight.shape)}), got shape {tuple(x.shape)}"
         )
     _check_placement("linear", x, weight)
-    if bias is not None:
-        return ag.ops.linear(x, weight, bias)
-    return x @ ag.transpose(weight, 0, 1)
+    return ag.ops.linear(x, weight, bias)
 
 
 @implements(torch.nn.functional.bilinear, torch.bilinear)
