@@ -60,6 +60,23 @@ W5, W3, W43, S43 = pos(5), pos(3), pos(4, 3), signs(4, 3)  # constants: torch di
 IGNORED = torch.tensor([1, -100, 3, 0, -100, 4])  # class indices with two ignored
 IGNORED_2 = torch.tensor([1, 2, 3, 0, 2, 4])  # the same, ignore_index=2
 
+
+def _backward_case(shape: tuple[int, ...], target: torch.Tensor, weight: Any, reduction: str) -> tuple[Any, ...]:
+    """(fn, g, x) for a case of the nll_loss_backward primitive (given the forward kernel's total_weight),
+    against the gradient of F.nll_loss that torch's autograd computes with its own backward kernels (whose
+    derivative in g is nll_loss, in x 0); x is an input too, to check that its gradient is 0."""
+    x = r(*shape)
+    total_weight = ag.ops.nll_loss.forward(x, target, weight)[1]
+
+    def fn(g: Any, x: Any) -> Any:
+        t, w = on(target, x), None if weight is None else on(weight, x)
+        if isinstance(g, ag.Variable):
+            return ag.ops.nll_loss_backward(g, x, t, w, reduction=reduction, total_weight=on(total_weight, x))
+        return torch.autograd.grad(F.nll_loss(x, t, w, reduction=reduction), x, g, create_graph=True)[0]
+
+    return fn, torch.randn(target.shape if reduction == "none" else (), dtype=torch.float64), x
+
+
 CASES = [
     case("cross_entropy", lambda x, t: F.cross_entropy(x, t), r(6, 5), labels(5, 6)),
     case("cross_entropy-sum", lambda x, t: F.cross_entropy(x, t, reduction="sum"), r(6, 5), labels(5, 6)),
@@ -123,6 +140,19 @@ CASES = [
     case("nll_loss-kdim", lambda x, t: F.nll_loss(x, t, on(W5, x), reduction="sum"), r(2, 5, 3, 2), labels(5, 2, 3, 2)),
     case("nll_loss-vector", lambda x, t: F.nll_loss(x, t), r(5), torch.tensor(2)),
     case("nll_loss-legacy-reduce", lambda x, t: F.nll_loss(x, t, reduce=False), r(6, 5), labels(5, 6)),
+    case("nll_loss-3d-none", lambda x, t: F.nll_loss(x, t, reduction="none"), r(2, 5, 3), IGNORED.reshape(2, 3)),
+    case("nll_loss-4d-weight", lambda x, t: F.nll_loss(x, t, on(W5, x)), r(2, 5, 1, 3), IGNORED.reshape(2, 1, 3)),
+    case(
+        "nll_loss-5d-none",
+        lambda x, t: F.nll_loss(x, t, reduction="none"),
+        r(1, 5, 2, 1, 3),
+        IGNORED.reshape(1, 2, 1, 3),
+    ),
+    case("nll_loss_backward-mean", *_backward_case((6, 5), IGNORED, W5, "mean")),
+    case("nll_loss_backward-none", *_backward_case((6, 5), IGNORED, None, "none")),
+    case("nll_loss_backward-3d-sum", *_backward_case((2, 5, 3), IGNORED.reshape(2, 3), W5, "sum")),
+    case("nll_loss_backward-4d-mean", *_backward_case((2, 5, 1, 3), IGNORED.reshape(2, 1, 3), None, "mean")),
+    case("nll_loss_backward-5d-none", *_backward_case((1, 5, 2, 1, 3), IGNORED.reshape(1, 2, 1, 3), W5, "none")),
     case("binary_cross_entropy", lambda p, t: F.binary_cross_entropy(p, t), prob(4, 3), prob(4, 3)),
     case("binary_cross_entropy-weight", lambda p, t: F.binary_cross_entropy(p, t, on(W3, p)), prob(4, 3), prob(4, 3)),
     case("binary_cross_entropy-none", lambda p, t: F.binary_cross_entropy(p, t, reduction="none"), prob(5), prob(5)),
@@ -350,3 +380,134 @@ def test_errors_match_torch(name, fn, error, message):
             fn(X)
         with pytest.raises(error, match=message):
             fn(ag.Variable(X, requires_grad=True))
+
+
+# --- nll_loss as a primitive on torch's kernels: torch's bits, torch's errors -------------------------
+SHAPES = [(5,), (7, 5), (3, 5, 4), (2, 5, 3, 2), (2, 5, 2, 1, 3), (0, 5), (0, 5, 2)]  # 4-d: nll_loss2d; 3-d, 5-d: views
+DTYPES = [torch.float32, torch.float64, torch.bfloat16, torch.float16]
+
+
+def _class_targets(shape: tuple[int, ...]) -> torch.Tensor:
+    """Class indices for an input of `shape` (a 0-d one for a (C,) input), a third of them -100."""
+    if len(shape) == 1:
+        return torch.tensor(3)
+    target = labels(shape[1], shape[0], *shape[2:])
+    target.view(-1)[::3] = -100
+    return target
+
+
+LOSSES = {
+    "nll_loss": lambda x, t, **kw: F.nll_loss(x, t, **kw),
+    "cross_entropy": lambda x, t, **kw: F.cross_entropy(x, t, **kw),
+    "cross_entropy-smoothing": lambda x, t, **kw: F.cross_entropy(x, t, label_smoothing=0.15, **kw),
+}
+
+
+@pytest.mark.parametrize("loss", LOSSES, ids=list(LOSSES))
+@pytest.mark.parametrize("dtype", DTYPES, ids=[str(d).removeprefix("torch.") for d in DTYPES])
+@pytest.mark.parametrize("shape", SHAPES, ids=["x".join(map(str, s)) for s in SHAPES])
+def test_values_and_gradients_are_torchs_bits(loss, dtype, shape):
+    """Every reduction, with and without class weights, ignoring -100: the value and the input's gradient
+    equal torch's bit for bit (torch.equal; NaN where torch has NaN: a mean over no counted target)."""
+    fn = LOSSES[loss]
+    x = torch.randn(shape).to(dtype)
+    target = _class_targets(shape)
+    for weight in (None, torch.rand(5).to(dtype) + 0.5):
+        for reduction in ("none", "mean", "sum"):
+            theirs_x = x.clone().requires_grad_()
+            theirs = fn(theirs_x, target, weight=weight, reduction=reduction)
+            ours_x = ag.Variable(x.clone(), requires_grad=True)
+            ours = fn(ours_x, target, weight=weight, reduction=reduction)
+            assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
+            assert torch.equal(ours.data, theirs) or torch.equal(ours.data.isnan(), theirs.isnan().detach())
+            g = torch.randn(theirs.shape).to(dtype)
+            theirs.backward(g)
+            ours.backward(g)
+            assert torch.equal(ours_x.grad.data, theirs_x.grad), (weight is not None, reduction)
+
+
+def test_byte_targets_are_torchs_bits():
+    x, target = torch.randn(6, 5), torch.tensor([1, 0, 4, 2, 3, 4], dtype=torch.uint8)
+    theirs_x, ours_x = x.clone().requires_grad_(), ag.Variable(x.clone(), requires_grad=True)
+    theirs, ours = F.cross_entropy(theirs_x, target), F.cross_entropy(ours_x, target)
+    theirs.backward()
+    ours.backward()
+    assert torch.equal(ours.data, theirs) and torch.equal(ours_x.grad.data, theirs_x.grad)
+
+
+@pytest.mark.parametrize("shape", [(7, 5), (3, 5, 4), (2, 5, 3, 2)], ids=["2d", "3d", "4d"])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_nll_loss_backward_is_the_adjoint_of_nll_loss(shape, reduction):
+    """nll_loss is linear in its input for a fixed target and weight, and nll_loss_backward is its adjoint
+    (<backward(g), h> = <g, nll_loss(h)>), independent of the input's values: the identities its VJP (for g:
+    nll_loss; for x: none) rests on."""
+    x, h, target, weight = r(*shape), r(*shape), _class_targets(shape), pos(5)
+    out, total_weight = ag.ops.nll_loss.forward(x, target, weight, reduction=reduction)
+    g = torch.randn(out.shape, dtype=torch.float64)
+    grad = ag.ops.nll_loss_backward(g, x, target, weight, reduction=reduction, total_weight=total_weight)
+    forward_h = ag.ops.nll_loss(h, target, weight, reduction=reduction)
+    torch.testing.assert_close((grad * h).sum(), (g * forward_h).sum(), rtol=1e-12, atol=1e-12)
+    again = ag.ops.nll_loss_backward(g, r(*shape), target, weight, reduction=reduction, total_weight=total_weight)
+    assert torch.equal(again, grad)
+    torch.testing.assert_close(ag.ops.nll_loss(x + h, target, weight, reduction=reduction), out + forward_h)
+
+
+def test_nll_loss_keeps_only_the_target_and_weight_for_backward():
+    """The node keeps the class indices and weights, not the (N, C) log-probabilities (as torch's)."""
+    x, target, weight = ag.Variable(r(4, 5), requires_grad=True), labels(5, 4), pos(5)
+    node = ag.ops.nll_loss(x, target, weight)._node
+    assert not isinstance(node.args[0], torch.Tensor)
+    assert node.args[1] is target and node.args[2] is weight
+
+
+def test_a_weight_that_requires_grad_is_refused_as_torch_refuses_it():
+    x, target = r(4, 5), labels(5, 4)
+    message = "not differentiable with respect to argument 'weight'"
+    with pytest.raises(RuntimeError, match=message):
+        F.nll_loss(x, target, pos(5).requires_grad_())
+    for fn in (F.nll_loss, lambda *a: F.cross_entropy(*a, label_smoothing=0.1)):
+        with pytest.raises(RuntimeError, match=message):
+            fn(ag.Variable(x, requires_grad=True), target, ag.Variable(pos(5), requires_grad=True))
+    with ag.no_grad():  # (as under torch.no_grad)
+        F.nll_loss(ag.Variable(x), target, ag.Variable(pos(5), requires_grad=True))
+
+
+def test_a_vector_input_with_a_one_element_target_fails_in_backward_as_torch():
+    """torch's backward kernel refuses the (1,) target its forward takes for a (C,) input: so does the engine's."""
+    x, target = r(5), torch.tensor([4])
+    ours_x = ag.Variable(x, requires_grad=True)
+    ours = F.nll_loss(ours_x, target)
+    assert torch.equal(ours.data, F.nll_loss(x, target))
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        torch.autograd.grad(F.nll_loss(x.requires_grad_(), target), x)
+    with pytest.raises(RuntimeError, match=r"nll_loss_backward: size mismatch \(got input: \[5\], target: \[1\]\)"):
+        ours.backward()
+
+
+NLL_ERRORS = [
+    ("out-of-bounds", lambda x: F.nll_loss(x, torch.tensor([1, 2, 5, 0])), IndexError, r"Target 5 is out of bounds\."),
+    ("3d-out-of-bounds", lambda x: F.nll_loss(x.reshape(1, 5, 4), torch.full((1, 4), 9)), IndexError, "Target 9"),
+    ("vector-target-size", lambda x: F.nll_loss(x[0], torch.tensor([1, 2])), ValueError, "must have size 1, but got"),
+    (
+        "int-target",
+        lambda x: F.nll_loss(x, torch.tensor([1, 2, 3, 0]).int()),
+        RuntimeError,
+        "Long or Byte, but got Int",
+    ),
+    ("weight-dtype", lambda x: F.nll_loss(x, labels(5, 4), pos(5).float()), RuntimeError, "expected scalar type"),
+    ("weight-size", lambda x: F.nll_loss(x, labels(5, 4), pos(4)), RuntimeError, "for all 5 classes"),
+    ("target-batch", lambda x: F.nll_loss(x, labels(5, 2, 2)), ValueError, r"batch_size \(4\) to match .* \(2\)"),
+    ("zero-d-target", lambda x: F.nll_loss(x, torch.tensor(1)), ValueError, r"target batch_size \(0\)"),
+    ("multi-target", lambda x: F.nll_loss(x, labels(5, 4, 2)), RuntimeError, "multi-target not supported"),
+]
+
+
+@pytest.mark.parametrize("name,fn,error,message", NLL_ERRORS, ids=[e[0] for e in NLL_ERRORS])
+def test_nll_loss_errors_are_torchs(name, fn, error, message):
+    """torch's error type and text, which the engine's prefixes with the primitive's name (and follows with
+    the inputs' shapes)."""
+    with pytest.raises(error, match=message):
+        fn(X)
+    with pytest.raises(error, match=message) as raised:
+        fn(ag.Variable(X, requires_grad=True))
+    assert str(raised.value).startswith("nll_loss: ") and " float64 on cpu, (" in str(raised.value)

@@ -13,7 +13,7 @@ in), `conv` (unfold/fold and the native convolutions), `elementwise`, `reduction
 """
 
 from ..primitive import REGISTRY as PRIMITIVES
-from . import activations, conv, elementwise, indexing, linalg, normalization, pooling, reductions, sdpa, shape
+from . import activations, conv, elementwise, indexing, linalg, losses, normalization, pooling, reductions, sdpa, shape
 from .activations import *  # noqa: F403
 from .conv import *  # noqa: F403
 from .core import (
@@ -57,6 +57,7 @@ from .core import (
 from .elementwise import *  # noqa: F403
 from .indexing import *  # noqa: F403
 from .linalg import *  # noqa: F403
+from .losses import *  # noqa: F403
 from .normalization import *  # noqa: F403
 from .pooling import *  # noqa: F403
 from .reductions import *  # noqa: F403
@@ -108,6 +109,7 @@ __all__ += conv.__all__
 __all__ += elementwise.__all__
 __all__ += indexing.__all__
 __all__ += linalg.__all__
+__all__ += losses.__all__
 __all__ += normalization.__all__
 __all__ += pooling.__all__
 __all__ += reductions.__all__

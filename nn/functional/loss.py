@@ -1,10 +1,10 @@
 """torch.nn.functional's losses on Variables, with torch's signatures (the deprecated size_average and
 reduce too), reductions, argument checks and error messages.
 
-Every loss is a composite of engine functions. Targets of class indices (int64 tensors) and masks are
-constants; a floating target is differentiated where torch differentiates it. cross_entropy needs no fused
-primitive beyond log_softmax's: forward + backward of (8192, 256) float32 logits takes 6-9 ms of one CPU
-thread, as torch's fused kernel does (7-10 ms).
+Every loss is a composite of engine functions, but nll_loss (so cross_entropy, with class-index targets)
+is the nll_loss primitive on torch's kernels, which gives torch's bits and takes half the time its
+composite did (see autograd_engine/ops/losses.py). Targets of class indices (int64 tensors) and masks are
+constants; a floating target is differentiated where torch differentiates it.
 """
 
 from __future__ import annotations
@@ -250,47 +250,15 @@ def _check_weight(weight: Any, classes: int, prefix: str = "") -> None:
         )
 
 
-def _picked(logp: Any, target: torch.Tensor, weight: Any, ignore_index: int) -> tuple[Any, Any]:
-    """-logp at each target class times the class weight (0 where target == ignore_index), and those
-    weights: nll_loss's elementwise losses and what its mean divides by. Checked as torch checks."""
-    dim = logp.ndim
-    if dim < 1:
-        raise ValueError(f"Expected 1 or more dimensions (got {dim})")
-    target = unwrap(target)
-    if target.dtype not in (torch.int64, torch.uint8):
-        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {_scalar_name(target.dtype)}")
-    batch = target.shape[0] if target.ndim else 0  # (0 for a 0-d target, as torch says)
-    if dim != 1 and logp.shape[0] != batch:
-        raise ValueError(f"Expected input batch_size ({logp.shape[0]}) to match target batch_size ({batch}).")
-    if dim <= 2 and target.ndim > 1:
-        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
-    if dim == 1 and target.ndim == 1 and target.shape[0] != 1:
-        raise RuntimeError(f"For 1D input, 1D target must have size 1, but got target size: {target.shape[0]}")
-    expected = (logp.shape[0],) + tuple(logp.shape[2:])
-    if dim > 2 and tuple(target.shape) != expected:
-        if dim == 4:
-            raise RuntimeError(f"size mismatch (got input: {list(logp.shape)} , target: {list(target.shape)}")
-        raise RuntimeError(f"Expected target size {list(expected)}, got {list(target.shape)}")
-    classes = logp.shape[0 if dim == 1 else 1]
-    _check_weight(weight, classes)
-    target = target.long().reshape(()) if dim == 1 else target.long()
-    valid = target != ignore_index
-    bad = valid & ((target < 0) | (target >= classes))
-    if bool(bad.any()):
-        raise IndexError(f"Target {target[bad].reshape(-1)[0].item()} is out of bounds.")
-    safe = torch.where(valid, target, 0)
-    class_dim = 0 if dim == 1 else 1
-    picked = ag.squeeze(ag.gather(logp, class_dim, safe.unsqueeze(class_dim)), class_dim)
-    mask = valid.to(logp.dtype)
-    w = mask if weight is None else ag.gather(weight, 0, safe.reshape(-1)).reshape(safe.shape) * mask
-    return -(picked * w), w
-
-
-def _reduce_by_weight(loss: Any, w: Any, reduction: str) -> Any:
-    """nll_loss's reductions: 'mean' divides by the sum of the weights of the counted targets."""
-    if reduction == "mean":
-        return ag.sum(loss) / ag.sum(w)
-    return _reduce(loss, reduction)
+def _nll_loss(logp: Any, target: Any, weight: Any, ignore_index: int, reduction: str) -> Any:
+    """The nll_loss primitive (torch's kernels, checks and messages); a weight that requires grad is refused
+    as torch refuses it, since those kernels have no derivative for it."""
+    if isinstance(weight, Variable) and weight.requires_grad and ag.is_grad_enabled() and torch.is_grad_enabled():
+        raise RuntimeError(
+            "The function 'nll_loss_forward' is not differentiable with respect to argument 'weight'. "
+            "This input cannot have requires_grad True."
+        )
+    return ops.nll_loss(logp, unwrap(target), weight, reduction=reduction, ignore_index=ignore_index)
 
 
 @implements(tnf.nll_loss)
@@ -307,8 +275,7 @@ def nll_loss(
     ...)) times weight[target]; targets equal to ignore_index count for nothing; 'mean' divides by the
     summed weights of the counted targets."""
     reduction = _reduction_of(size_average, reduce, reduction)
-    loss, w = _picked(input, target, weight, ignore_index)
-    return _reduce_by_weight(loss, w, reduction)
+    return _nll_loss(input, target, weight, ignore_index, reduction)
 
 
 @implements(tnf.cross_entropy)
@@ -332,19 +299,30 @@ def cross_entropy(
     if tuple(input.shape) == tuple(target.shape):
         return _cross_entropy_probabilities(input, target, weight, ignore_index, reduction, label_smoothing)
     logp = ag.log_softmax(input, class_dim)
-    loss, w = _picked(logp, target, weight, ignore_index)
+    loss = _nll_loss(logp, target, weight, ignore_index, reduction)
     if label_smoothing <= 0:
-        return _reduce_by_weight(loss, w, reduction)
-    classes = input.shape[class_dim]
-    shape = [1] * input.ndim
-    shape[class_dim] = classes
-    weighted = logp if weight is None else logp * ag.reshape(weight, shape)
-    ignored = unwrap(target).reshape(loss.shape) == ignore_index
-    smooth = ops.where(ignored, 0.0, -ag.sum(weighted, class_dim))
-    total = _reduce_by_weight(loss, w, reduction) * (1 - label_smoothing)
-    if reduction == "mean":
-        return total + ag.sum(smooth) / ag.sum(w) * (label_smoothing / classes)
-    return total + _reduce(smooth, reduction) * (label_smoothing / classes)
+        return loss
+    return loss * (1 - label_smoothing) + _smoothing(logp, unwrap(target), weight, ignore_index, reduction) * (
+        label_smoothing / input.shape[class_dim]
+    )
+
+
+def _smoothing(logp: Any, target: torch.Tensor, weight: Any, ignore_index: int, reduction: str) -> Any:
+    """label smoothing's part of cross_entropy before its factor: -sum over classes of logp (times weight),
+    0 at ignored targets, reduced; 'mean' divides by the summed weights of the counted targets (torch's
+    steps, in torch's order, for its bits)."""
+    class_dim = 0 if logp.ndim == 1 else 1
+    if weight is not None:
+        shape = [1] * logp.ndim
+        shape[class_dim] = weight.shape[0]
+        logp = logp * ag.reshape(weight, shape)
+    ignored = target == ignore_index
+    smooth = ops.where(ignored, 0.0, -ag.sum(logp, class_dim))
+    if reduction != "mean":
+        return _reduce(smooth, reduction)
+    counted = ~ignored
+    total = counted.sum() if weight is None else unwrap(weight).gather(0, target[counted].flatten()).sum()
+    return ag.sum(smooth) / total
 
 
 def _cross_entropy_probabilities(
