@@ -263,7 +263,8 @@ def test_train_refuses_to_replace_a_run_unless_asked(trained, tmp_path, capsys):
 def test_resume_after_a_stop_equals_an_uninterrupted_run(trained, tmp_path, capsys):
     cfg = TrainConfig(**TINY, device="cpu", out=str(tmp_path / "run"))
     messages: list[str] = []
-    Trainer(cfg, on_step=lambda t, step: t.request_stop() if step == 4 else None).run(log=messages.append)
+    with cli.cpu_threads(cfg.threads):  # as the command line trains (torch's kernels split sums by thread count)
+        Trainer(cfg, on_step=lambda t, step: t.request_stop() if step == 4 else None).run(log=messages.append)
     assert f"stopped at step 4; checkpoint saved to {tmp_path / 'run' / 'checkpoint.pt'}" in messages[-1]
     code, out, _ = run_cli(capsys, "train", "--out", str(tmp_path / "run"), "--resume")  # the run's own options
     assert code == 0 and "step 6:" in out and "step 3:" not in out
