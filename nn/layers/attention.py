@@ -322,14 +322,12 @@ def _linear(x: Any, weight: Any, bias: Any) -> Any:
     """F.linear with the kernels torch's at::linear runs for it. Where x or the weight requires grad,
     torch's matmul folds a batch into rows (a view, or a copy of a batch that is not contiguous), and its
     backward takes the gradient as rows too. A product without bias, or of such a copy, it computes as an
-    mm (weight gradient g^T x): that is F.linear of the rows with a zero bias (adding zero keeps mm's bits,
-    and its gradients are mm's), the bias added to the batch after, as torch adds it. Otherwise torch's
-    kernels for x as it is."""
+    mm: F.linear of the rows without a bias, the bias added to the batch after, as torch adds it.
+    Otherwise torch's kernels for x as it is."""
     if not (x.requires_grad or weight.requires_grad):
         return F.linear(x, weight, bias)
     fused = bias is not None and (x.ndim == 2 or unwrap(x).is_contiguous())
-    zero = torch.zeros(weight.shape[0], dtype=weight.dtype, device=weight.device)
-    out = F.linear(ag.reshape(x, (-1, x.shape[-1])), weight, bias if fused else zero)
+    out = F.linear(ag.reshape(x, (-1, x.shape[-1])), weight, bias if fused else None)
     out = ag.reshape(out, (*x.shape[:-1], weight.shape[0]))
     return out if fused or bias is None else out + bias
 
