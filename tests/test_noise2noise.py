@@ -55,6 +55,25 @@ def test_noise_pairs_are_two_independent_draws(tmp_path):
     diff_b = train.target.float() - train.clean.float()
     assert 20 < diff_a.std() < 26 and 20 < diff_b.std() < 26  # sigma 25, a little less after clipping
     assert abs(torch.corrcoef(torch.stack([diff_a.flatten(), diff_b.flatten()]))[0, 1]) < 0.02
+    assert train.input.dtype == torch.uint8 and train.target.dtype == torch.int16
+    assert train.target.min() < 0 or train.target.max() > 255  # the target is not clipped
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "poisson"])
+def test_noisy_targets_keep_the_clean_mean_where_clipping_would_move_it(kind):
+    """Near black and white a clipped noisy pixel's mean is off the clean value (by sigma / sqrt(2 pi) for
+    Gaussian noise at 0), so Noise2Noise would learn a moved image; the unclipped targets' mean is right."""
+    clean = torch.tensor([0, 255], dtype=torch.uint8).repeat_interleave(3 * 64 * 64).view(2, 3, 64, 64)
+    clean = clean.repeat(25, 1, 1, 1)  # 25 black and 25 white images
+    clipped = Noise(kind).apply(clean, torch.Generator().manual_seed(0)).float()
+    target = Noise(kind).apply(clean, torch.Generator().manual_seed(0), clip=False)
+    assert target.dtype == torch.int16 and torch.equal(target.clamp(0, 255).float(), clipped)
+    black, white = (target.float()[i::2] for i in (0, 1))
+    assert abs(black.mean()) < 0.3 and abs(white.mean() - 255) < 0.3
+    assert clipped[0::2].mean() + (255 - clipped[1::2].mean()) > 5  # moved (Poisson: only at white)
+    pairs = data.make_pairs(clean, Noise(kind), seed=0)
+    assert pairs.input.dtype == torch.uint8 and pairs.target.dtype == torch.int16
+    assert torch.equal(data.make_pairs(clean, Noise(kind), 0, "clean").target, clean)
 
 
 @pytest.mark.parametrize(

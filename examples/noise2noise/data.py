@@ -154,7 +154,8 @@ class DataError(ValueError):
 
 @dataclass
 class Pairs:
-    """Noisy inputs and their targets (noisy for Noise2Noise, clean for Noise2Clean/validation), uint8."""
+    """Noisy inputs and their targets (noisy for Noise2Noise, clean for Noise2Clean/validation): uint8, or
+    int16 for the unclipped noisy targets that `make_pairs` draws."""
 
     input: torch.Tensor
     target: torch.Tensor
@@ -330,10 +331,13 @@ def builtin_clean(
 
 
 def make_pairs(clean: torch.Tensor, noise: Noise, seed: int, target: str = "noisy") -> Pairs:
-    """Two independent noise draws of each clean crop (target 'noisy'), or noisy input and clean target."""
+    """Two independent noise draws of each clean crop (target 'noisy'), or noisy input and clean target.
+
+    The input is clipped to uint8 as a photo would be; a noisy target is not (int16), so that its mean is the
+    clean crop, which is what Noise2Noise's L2 training converges to."""
     gen = torch.Generator().manual_seed(seed)
     noisy = noise.apply(clean, gen)
-    other = noise.apply(clean, gen) if target == "noisy" else clean
+    other = noise.apply(clean, gen, clip=False) if target == "noisy" else clean
     return Pairs(noisy, other, clean)
 
 

@@ -1,7 +1,9 @@
 """Noise models from the Noise2Noise paper, on uint8 images (N, 3, H, W), each with its training loss.
 
 Every model maps clean uint8 to noisy uint8 (noisy = clip(round(clean + noise))) deterministically
-from a torch.Generator, so data sets rebuild bit for bit.
+from a torch.Generator, so data sets rebuild bit for bit. Noise2Noise's training targets are drawn
+without the clip (int16): clipping to 0..255 moves the mean of a noisy pixel near black or white off its
+clean value, and a network trained on such targets learns that moved mean, not the clean image.
 """
 
 from __future__ import annotations
@@ -44,8 +46,8 @@ class Noise:
         """The paper's loss for this noise: L1 for text overlays (the median is the clean pixel), else L2."""
         return "l1" if self.kind == "text" else "l2"
 
-    def apply(self, clean: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        """Noisy uint8 copy of `clean` (uint8, N x 3 x H x W)."""
+    def apply(self, clean: torch.Tensor, gen: torch.Generator, clip: bool = True) -> torch.Tensor:
+        """Noisy copy of `clean` (uint8, N x 3 x H x W): uint8, or int16 rounded but not clipped."""
         x, level = clean.to(torch.float32), cast(float, self.level)  # set by __post_init__
         if self.kind == "gaussian":
             noisy = x + level * torch.randn(x.shape, generator=gen)
@@ -56,7 +58,8 @@ class Noise:
             noisy = x * keep
         else:
             noisy = _overlay_text(clean, level, int(torch.randint(2**31, (1,), generator=gen)))
-        return noisy.round().clamp(0, 255).to(torch.uint8)
+        noisy = noisy.round()
+        return noisy.clamp(0, 255).to(torch.uint8) if clip else noisy.to(torch.int16)
 
 
 DEFAULT_LEVELS = {"gaussian": 25.0, "poisson": 30.0, "bernoulli": 0.5, "text": 0.25}
