@@ -172,8 +172,8 @@ def _reverse(
                     if joint_grads is None:
                         joint_grads = _joint_grads(node, joint, g, ans, args, create_graph)
                     gi = joint_grads[i]
-                    if gi is None:
-                        raise _joint_error(node, joint, TypeError, f"returned None for input {i} ({prim.inputs[i]})")
+                if gi is None:
+                    raise _none_error(node, i)
                 if create_graph and not isinstance(gi, Variable):
                     raise TypeError(
                         f"{node.where}: the VJP for input {i} returned a {type(gi).__name__} under create_graph=True: "
@@ -214,6 +214,20 @@ def _joint_grads(
     if len(grads) != len(args):
         raise _joint_error(node, joint, RuntimeError, f"returned {len(grads)} values ({describe(grads)})")
     return grads
+
+
+def _none_error(node: Node, i: int) -> Exception:
+    """A VJP returned None for an input that needs a gradient: say what it must return instead."""
+    prim = node.prim
+    assert prim is not None and node.args is not None
+    name = f"input {i}" if prim.inputs is None else f"input {i} ({prim.inputs[i]})"
+    if prim.joint is not None:
+        return _joint_error(node, prim.joint, TypeError, f"returned None for {name}")
+    return TypeError(
+        f"{node.where}: the VJP {hook_name(prim.vjps[i])!r} returned None for {name}, which needs a gradient: "
+        f"return one of the input's shape ({describe([node.args[i]])}); an input that never has one gets None "
+        "in place of its VJP in defvjp [inputs: " + describe(node.args) + "]"
+    )
 
 
 def _joint_error(node: Node, joint: Callable[..., Any], kind: type[Exception], what: str) -> Exception:

@@ -236,6 +236,16 @@ def test_a_joint_vjp_that_does_not_return_one_gradient_per_input_is_named_when_b
         _backward_of(prim, (3,), (3,))
 
 
+def test_a_vjp_that_returns_none_for_an_input_needing_a_gradient_is_named_when_backward_runs():
+    prim = _mul(lambda g, ans, x, y: (g * y, g * x))
+    prim.defvjp(lambda g, ans, x, y: g * y, lambda g, ans, x, y: None)
+    with pytest.raises(TypeError, match=r"^user_mul: the VJP '<lambda>' returned None for input 1 \(y\), which "):
+        _backward_of(prim, (3,), (3,))
+    x, y = ag.Variable(r(3), requires_grad=True), ag.Variable(r(3))  # y needs none: its VJP is not called
+    prim(x, y).sum().backward()
+    assert torch.equal(x.grad.data, y.data)
+
+
 def test_a_joint_vjp_that_returns_the_wrong_shape_is_named_when_backward_runs():
     prim = _mul(lambda g, ans, x, y: (g * y, (g * x).sum()))
     with pytest.raises(RuntimeError, match=r"user_mul: the VJP for input 1 returned shape \(\), expected \(3,\)"):
