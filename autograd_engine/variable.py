@@ -66,7 +66,9 @@ class Variable:
             raise RuntimeError("requires_grad can only be changed on leaf Variables; use .detach() on this one")
         if flag and not self.data.is_floating_point():
             why = f": {COMPLEX_UNSUPPORTED}" if self.data.is_complex() else ""
-            raise TypeError(f"only real floating point Variables can require grad, got dtype {self.data.dtype}{why}")
+            raise RuntimeError(
+                f"only Variables of floating point dtype can require gradients, got dtype {self.data.dtype}{why}"
+            )
         self._requires_grad = bool(flag)
         if not flag:
             self._node = None

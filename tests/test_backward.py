@@ -197,8 +197,8 @@ def test_variable_api():
     assert "requires_grad=True" in repr(x) and "op=mul" in repr(x * 2)
     with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being used in an in-place operation"):
         x[0] = 1.0
-    with pytest.raises(TypeError, match="floating point"):
-        ag.Variable(torch.ones(2, dtype=torch.long), requires_grad=True)
+    with pytest.raises(RuntimeError, match="floating point dtype can require gradients, got dtype torch.int64"):
+        ag.Variable(torch.ones(2, dtype=torch.long), requires_grad=True)  # torch's error type
     with pytest.raises(RuntimeError, match="leaf"):
         (x * 2).requires_grad = False
     y = x.to(torch.float64)
