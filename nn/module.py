@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
@@ -10,12 +9,11 @@ from typing import Any, NamedTuple
 import torch
 
 from autograd_engine import Variable
-from autograd_engine.node import HookHandle
-from autograd_engine.primitive import describe, hook_name, short_repr
+from autograd_engine.primitive import describe
 from autograd_engine.scope import in_module, scope
 from autograd_engine.variable import unwrap
 
-_hook_ids = itertools.count()
+from .hooks import RemovableHandle, add_hook, call_with_hooks
 
 
 class Parameter(Variable):
@@ -76,7 +74,10 @@ class Module:
         object.__setattr__(self, "_non_persistent_buffers_set", set())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_label", None)
-        object.__setattr__(self, "_forward_hooks", {})
+        for table in ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks", "_backward_hooks"):
+            object.__setattr__(self, table, OrderedDict())
+        for flags in ("_forward_pre_hooks_with_kwargs", "_forward_hooks_with_kwargs", "_forward_hooks_always_called"):
+            object.__setattr__(self, flags, {})
         self.training = True
 
     # --- registration ------------------------------------------------------------------------
@@ -211,29 +212,53 @@ class Module:
         )
         with scope(self._label or type(self).__name__) as path:
             try:
-                out = self.forward(*args, **kwargs)
+                if self._forward_pre_hooks or self._forward_hooks or self._backward_pre_hooks or self._backward_hooks:
+                    return call_with_hooks(self, path, args, kwargs)
+                return self.forward(*args, **kwargs)
             except (RuntimeError, ValueError, TypeError, IndexError) as e:
                 named = in_module(e, path, describe([unwrap(a) for a in args]))
                 if named is None:
                     raise
                 raise named from e
-            for hook in list(self._forward_hooks.values()):
-                result = hook(self, args, out)
-                if result is not None:
-                    if isinstance(out, (Variable, torch.Tensor)) and not isinstance(result, (Variable, torch.Tensor)):
-                        raise TypeError(
-                            f"forward hook {hook_name(hook)!r} of {path} returned {type(result).__name__!r} "
-                            f"({short_repr(result)}) in place of the output, a {type(out).__name__}: return the "
-                            "output to use instead (a Variable or tensor), or None to keep it"
-                        )
-                    out = result
-            return out
 
-    def register_forward_hook(self, hook: Callable[[Module, tuple[Any, ...], Any], Any]) -> HookHandle:
-        """Call `hook(module, inputs, output)` after every forward; a returned value replaces the output."""
-        key = next(_hook_ids)
-        self._forward_hooks[key] = hook
-        return HookHandle(self._forward_hooks, key)
+    # --- hooks (torch.nn.Module's; see nn/hooks.py for how they run) ---------------------------
+    def register_forward_pre_hook(
+        self, hook: Callable[..., Any], *, prepend: bool = False, with_kwargs: bool = False
+    ) -> RemovableHandle:
+        """Call `hook(module, args)` before every forward: a returned value replaces the positional
+        arguments (a value that is not a tuple is wrapped in one). With `with_kwargs`, `hook(module, args,
+        kwargs)` returns None or `(args, kwargs)`. `prepend` runs it before the hooks already there."""
+        flags = [self._forward_pre_hooks_with_kwargs] if with_kwargs else []
+        return add_hook(self._forward_pre_hooks, hook, prepend, flags)
+
+    def register_forward_hook(
+        self,
+        hook: Callable[..., Any],
+        *,
+        prepend: bool = False,
+        with_kwargs: bool = False,
+        always_call: bool = False,
+    ) -> RemovableHandle:
+        """Call `hook(module, args, output)` after every forward (`hook(module, args, kwargs, output)` with
+        `with_kwargs`); a returned value replaces the output. `always_call` runs it also when the call
+        raises (before the error propagates); `prepend` runs it before the hooks already there."""
+        flags = [self._forward_hooks_with_kwargs] if with_kwargs else []
+        if always_call:
+            flags.append(self._forward_hooks_always_called)
+        return add_hook(self._forward_hooks, hook, prepend, flags)
+
+    def register_full_backward_pre_hook(self, hook: Callable[..., Any], prepend: bool = False) -> RemovableHandle:
+        """Call `hook(module, grad_output)` when the gradients of the outputs are computed (a tuple, None
+        for outputs that are not Variables requiring grad or that no gradient reached); a returned tuple
+        replaces them for the rest of backward."""
+        return add_hook(self._backward_pre_hooks, hook, prepend)
+
+    def register_full_backward_hook(self, hook: Callable[..., Any], prepend: bool = False) -> RemovableHandle:
+        """Call `hook(module, grad_input, grad_output)` when the gradients of the positional inputs are
+        computed (None for arguments that are not tensors, zeros for tensors that do not require grad); a
+        returned tuple replaces grad_input. When no input requires grad it runs with the outputs' gradients,
+        grad_input all None; it does not run for a call under no_grad."""
+        return add_hook(self._backward_hooks, hook, prepend)
 
     def train(self, mode: bool = True) -> Module:
         """Set `training` on this module and, through their own `train`, on its children; returns self."""
