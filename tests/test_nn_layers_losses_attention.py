@@ -583,27 +583,19 @@ def test_multihead_attention_causal_hint_as_torch(dtype, layout, key_padding, ne
     _run_mha(ours, theirs, query, query, query, need_weights=need_weights, **masks)
 
 
+@pytest.mark.parametrize("mask", ["bool", "float"])
 @pytest.mark.parametrize("need_weights", [True, False])
 @pytest.mark.parametrize("layout", ["seq", "batch"])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_multihead_attention_of_larger_sizes_is_torch_to_the_bit(dtype, layout, need_weights):
-    """Sizes where torch's products run its blocked BLAS kernels rather than its small-product loops."""
+def test_multihead_attention_of_larger_sizes_is_torch_to_the_bit(dtype, layout, need_weights, mask):
+    """Sizes where torch's products run its blocked BLAS kernels rather than its small-product loops; a float
+    attn_mask is added to the scores inside baddbmm's kernel (with need_weights=True), in the engine too."""
     ours, theirs = _twins({}, layout == "batch", dropout=0.1, dtype=dtype, embed_dim=32, heads=4)
     qkv = _mha_inputs({}, layout, "cross", dtype, n=2, length=16, source=24, embed_dim=32)
     masks = {"attn_mask": _bool(16, 24, seed=3), "key_padding_mask": _bool(2, 24, seed=4)}
-    if dtype == torch.float32:  # (float64: see test_multihead_attention_float64_weights_with_a_float_mask)
-        masks["attn_mask"] = _r(16, 24).float()
-        masks["key_padding_mask"] = _r(2, 24, seed=1).float()
+    if mask == "float":
+        masks = {"attn_mask": _r(16, 24).to(dtype), "key_padding_mask": _r(2, 24, seed=1).to(dtype)}
     _run_mha(ours, theirs, *qkv, rng_seed=5, need_weights=need_weights, **masks)
-
-
-def test_multihead_attention_float64_weights_with_a_float_mask():
-    """The one place known to differ: with need_weights=True, torch adds a float mask inside its baddbmm,
-    whose float64 BLAS kernel rounds the sum in another order than the engine's product and addition."""
-    ours, theirs = _twins({}, dtype=torch.float64, embed_dim=32, heads=4)
-    qkv = _mha_inputs({}, "seq", "cross", torch.float64, n=2, length=16, source=24, embed_dim=32)
-    outs_t, outs_e = run_both(ours, theirs, qkv, (True,) * 3, attn_mask=_r(16, 24))  # within TOL
-    assert not torch.equal(outs_e[0].data, outs_t[0].detach())  # (a fix in the engine makes this fail)
 
 
 def test_multihead_attention_dropout_is_only_active_in_training():

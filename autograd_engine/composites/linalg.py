@@ -1,10 +1,12 @@
 """Linear algebra with torch's names, signatures, return types and errors.
 
-Products (mm, bmm, mv, dot, outer, the add* family, einsum, tensordot, kron, ...) are compositions of
-matmul, mul, permute, reshape, getitem and sum; inverse, det, slogdet, solve, cholesky and eigh rest on
-the primitives of `ops/linalg.py`, and pinv (of full-rank matrices) on solve. What needs singular values
-(svd, the nuclear and spectral norms) raises an error naming itself. Each function first runs torch's own
-function on shape-only ("meta") copies of its inputs, so a bad argument raises exactly what torch raises.
+Products (mm, bmm, mv, dot, outer, einsum, tensordot, kron, ...) are compositions of matmul, mul,
+permute, reshape, getitem and sum. The add* family (addmm, addmv, addr, baddbmm, addbmm) are primitives
+(`ops/blas.py`): torch's one BLAS kernel each, which rounds otherwise than a product then an addition.
+inverse, det, slogdet, solve, cholesky and eigh rest on the primitives of `ops/linalg.py`, and pinv (of
+full-rank matrices) on solve. What needs singular values (svd, the nuclear and spectral norms) raises an
+error naming itself. Each function first runs torch's own function on shape-only ("meta") copies of its
+inputs, so a bad argument raises exactly what torch raises.
 """
 
 from __future__ import annotations
@@ -95,15 +97,6 @@ def meta_check(torch_fn: Any, *args: Any, **kwargs: Any) -> Any:
         raise meta_error from None
 
 
-def _product(input: Any, product: Any, beta: Any, alpha: Any) -> Any:  # noqa: A002
-    """beta * input + alpha * product; with beta 0 the input is ignored (NaN included), as in torch."""
-    if alpha != 1:
-        product = ops.mul(product, alpha)
-    if beta == 0:
-        return product
-    return ops.add(input if beta == 1 else ops.mul(input, beta), product)
-
-
 # --- products ---------------------------------------------------------------------------------------
 def _rule(torch_fn: Any, names: str, compute: Callable[..., Any], doc: str, *aliases: Any) -> Callable[..., Any]:
     """The rule for torch_fn and its torch.Tensor method (and `aliases`): torch checks the call on shapes
@@ -120,20 +113,8 @@ def _rule(torch_fn: Any, names: str, compute: Callable[..., Any], doc: str, *ali
     return implements(torch_fn, getattr(torch.Tensor, torch_fn.__name__), *aliases)(rule)
 
 
-def _plus(product: Callable[[Any, Any], Any]) -> Callable[..., Any]:
-    """beta * x + alpha * product(a, b): the add* family."""
-    return lambda x, a, b, *, beta=1, alpha=1: _product(x, product(a, b), beta, alpha)
-
-
 def _outer(a: Any, b: Any) -> Any:
     return ops.mul(ops.reshape(a, shape=(-1, 1)), b)
-
-
-def _batch_sum(batch1: Any, batch2: Any) -> Any:
-    """sum_b batch1[b] @ batch2[b], as one product of (n, b*m) and (b*m, p)."""
-    b, n, m = batch1.shape
-    rows = ops.reshape(ops.permute(batch1, dims=(1, 0, 2)), shape=(n, b * m))
-    return matmul(rows, ops.reshape(batch2, shape=(b * m, batch2.shape[2])))
 
 
 mm = _rule(torch.mm, "input mat2", matmul, "the matrix product of two matrices.")
@@ -142,13 +123,11 @@ mv = _rule(torch.mv, "input vec", matmul, "matrix times vector.")
 dot = _rule(torch.dot, "input other", matmul, "the inner product of two vectors of one size.")
 vdot = _rule(torch.vdot, "input other", matmul, "the inner product of two vectors (real: as dot).")
 outer = _rule(torch.outer, "input vec2", _outer, "input[i] * vec2[j].", torch.ger, torch.Tensor.ger)
-addmm = _rule(torch.addmm, "input mat1 mat2", _plus(matmul), "beta * input + alpha * (mat1 @ mat2).")
-addmv = _rule(torch.addmv, "input mat vec", _plus(matmul), "beta * input + alpha * (mat @ vec).")
-addr = _rule(torch.addr, "input vec1 vec2", _plus(_outer), "beta * input + alpha * outer(vec1, vec2).")
-baddbmm = _rule(torch.baddbmm, "input batch1 batch2", _plus(matmul), "beta * input + alpha * bmm(batch1, batch2).")
-addbmm = _rule(
-    torch.addbmm, "input batch1 batch2", _plus(_batch_sum), "beta * input + alpha * sum_b batch1[b] @ batch2[b]."
-)
+addmm = _rule(torch.addmm, "input mat1 mat2", ops.addmm, "beta * input + alpha * (mat1 @ mat2), one gemm.")
+addmv = _rule(torch.addmv, "input mat vec", ops.addmv, "beta * input + alpha * (mat @ vec), one gemv.")
+addr = _rule(torch.addr, "input vec1 vec2", ops.addr, "beta * input + alpha * outer(vec1, vec2), one kernel.")
+baddbmm = _rule(torch.baddbmm, "input batch1 batch2", ops.baddbmm, "beta * input + alpha * bmm(batch1, batch2).")
+addbmm = _rule(torch.addbmm, "input batch1 batch2", ops.addbmm, "beta * input + alpha * sum_b batch1[b] @ batch2[b].")
 
 
 @implements(torch.inner, torch.Tensor.inner)

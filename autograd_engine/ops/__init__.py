@@ -7,14 +7,28 @@ gradients come for free. Inputs that a VJP reads only the shape of arrive as `Me
 
 Families: `core` (arithmetic, where, sum/max/min, shape and layout, matmul: what the others are written
 in), `conv` (unfold/fold and the native convolutions), `elementwise`, `reductions`, `indexing`,
-`shape`, `linalg`, `pooling`, and fused kernels for composites torch has one kernel for (`activations`,
-`normalization`, `sdpa`), each tested equal to its composite. Defining a primitive registers it in
-`PRIMITIVES`; docs/engine.md says how to add one.
+`shape`, `linalg`, `blas` (the add* family on torch's one BLAS kernel), `pooling`, and fused kernels
+for composites torch has one kernel for (`activations`, `normalization`, `sdpa`), each tested equal to
+its composite. Defining a primitive registers it in `PRIMITIVES`; docs/engine.md says how to add one.
 """
 
 from ..primitive import REGISTRY as PRIMITIVES
-from . import activations, conv, elementwise, indexing, linalg, losses, normalization, pooling, reductions, sdpa, shape
+from . import (
+    activations,
+    blas,
+    conv,
+    elementwise,
+    indexing,
+    linalg,
+    losses,
+    normalization,
+    pooling,
+    reductions,
+    sdpa,
+    shape,
+)
 from .activations import *  # noqa: F403
+from .blas import *  # noqa: F403
 from .conv import *  # noqa: F403
 from .core import (
     add,
@@ -104,6 +118,7 @@ __all__ = [
     "where",
 ]
 __all__ += activations.__all__
+__all__ += blas.__all__
 __all__ += sdpa.__all__
 __all__ += conv.__all__
 __all__ += elementwise.__all__

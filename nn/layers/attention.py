@@ -9,9 +9,8 @@ each linear as torch's at::linear runs it, the heads split with a view and a tra
 scores to add (-inf where a boolean mask is True), with need_weights=True torch's explicit path (baddbmm
 of the mask and the scaled q k^T, softmax with NaN for a query that keeps no key, dropout, bmm), with
 need_weights=False nn.functional.scaled_dot_product_attention (zeros for such a query), and the
-out-projection on the (L * N, E) rows. Two places round otherwise: float64 scores plus a float mask where
-torch's baddbmm runs its BLAS kernel (the engine's torch.baddbmm is a product, then an addition), and
-torch's inference fast path (torch._native_multi_head_attention), which this module never takes.
+out-projection on the (L * N, E) rows. One path rounds otherwise: torch's inference fast path
+(torch._native_multi_head_attention), which this module never takes.
 """
 
 from __future__ import annotations
@@ -356,8 +355,9 @@ def _one_more_key(mask: Any) -> Any:
 
 def _attention_with_weights(q: Any, k: Any, v: Any, mask: Any, dropout_p: float) -> tuple[Any, Any]:
     """softmax(mask + (q * sqrt(1 / head_dim)) k^T) v and those weights over (N * heads, L, S), as torch
-    computes them when it returns the weights: bmm, or baddbmm with the mask (torch.baddbmm on Variables:
-    the engine's rule for it), softmax (NaN for a query that keeps no key), dropout and bmm."""
+    computes them when it returns the weights: bmm, or baddbmm with the mask (the engine's baddbmm primitive,
+    torch's kernel, which adds the mask as it accumulates), softmax (NaN for a query that keeps no key),
+    dropout and bmm."""
     q_scaled, keys = q * math.sqrt(1.0 / q.shape[-1]), ag.transpose(k, -2, -1)
     scores = ag.matmul(q_scaled, keys) if mask is None else torch.baddbmm(mask, q_scaled, keys)
     weights = ag.softmax(scores, -1)

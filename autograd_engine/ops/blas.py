@@ -1,0 +1,120 @@
+"""Primitives: the add* BLAS family, beta * input + alpha * product in torch's one kernel.
+
+torch.addmm, addmv, addr, baddbmm and addbmm are one BLAS call each (gemm, gemv, ger), which scales and
+adds while it accumulates and so rounds otherwise than a product followed by an addition: each forward
+here is torch's own function, so values carry torch's bits. The VJPs are torch's formulas
+(derivatives.yaml) written in primitives, so gradients carry torch's bits too and gradients of gradients
+follow: `x` (torch's `input`), which broadcasts to the product's shape, gets g * beta summed back to
+its shape, each factor the product torch computes, times alpha. A scale of 1 multiplies nothing (torch's
+`maybe_multiply`); beta 0 still multiplies, so a NaN or inf in g reaches x's gradient as in torch, while
+the forward ignores x's values (NaN included).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ..primitive import primitive
+from .core import expand, matmul, mul, reshape, sum_to, transpose
+
+__all__ = ["addbmm", "addmm", "addmv", "addr", "baddbmm"]
+
+
+def scaled(g: Any, s: Any) -> Any:
+    """g * s, or g itself where s is 1 (torch's maybe_multiply: the default scale costs no product, no rounding)."""
+    return g if s == 1 else mul(g, s)
+
+
+# --- addmm: torch computes a factor's gradient in another order where that factor is column-major ------------
+_LAYOUTS = {(a, b): torch.tensor([a, b]) for a in (False, True) for b in (False, True)}  # shared, never written
+
+
+def _column_major(m: torch.Tensor) -> bool:
+    """Whether matrix m is laid out column by column (a transposed contiguous matrix), as torch's
+    mm_mat1_backward / mm_mat2_backward test it."""
+    return m.stride(0) == 1 and m.stride(1) == m.shape[0]
+
+
+@primitive(saves={"mat1": "mat2", "mat2": "mat1"}, residuals="column_major")
+def addmm(x, mat1, mat2, *, beta=1, alpha=1):
+    """torch.addmm: beta * x + alpha * (mat1 @ mat2) in one gemm; x broadcasts to (n, p). The residual says
+    which of mat1, mat2 is column-major (a shared bool tensor of two): that decides how torch orders its gradient."""
+    return torch.addmm(x, mat1, mat2, beta=beta, alpha=alpha), _LAYOUTS[_column_major(mat1), _column_major(mat2)]
+
+
+def mm_mat1_grad(g: Any, mat2: Any, alpha: Any, column_major: Any) -> Any:
+    """alpha * g @ mat2^T, as torch's mm_mat1_backward: computed as (mat2 @ g^T)^T where mat1 was column-major
+    (a transposed matrix), which sums in another order (other bits)."""
+    return scaled(transpose(matmul(mat2, transpose(g))) if column_major else matmul(g, transpose(mat2)), alpha)
+
+
+def mm_mat2_grad(g: Any, mat1: Any, alpha: Any, column_major: Any) -> Any:
+    """alpha * mat1^T @ g, as torch's mm_mat2_backward: computed as (g^T @ mat1)^T where mat2 was column-major."""
+    return scaled(transpose(matmul(transpose(g), mat1)) if column_major else matmul(transpose(mat1), g), alpha)
+
+
+addmm.defvjp(
+    lambda g, ans, x, mat1, mat2, *, beta=1, alpha=1, column_major: sum_to(scaled(g, beta), x.shape),
+    lambda g, ans, x, mat1, mat2, *, beta=1, alpha=1, column_major: mm_mat1_grad(g, mat2, alpha, column_major[0]),
+    lambda g, ans, x, mat1, mat2, *, beta=1, alpha=1, column_major: mm_mat2_grad(g, mat1, alpha, column_major[1]),
+)
+
+
+# --- the others: one formula per factor, whatever the layout ------------------------------------------------
+@primitive(saves={"mat": "vec", "vec": "mat"})
+def addmv(x, mat, vec, *, beta=1, alpha=1):
+    """torch.addmv: beta * x + alpha * (mat @ vec) in one gemv; x broadcasts to (n,)."""
+    return torch.addmv(x, mat, vec, beta=beta, alpha=alpha)
+
+
+addmv.defvjp(
+    lambda g, ans, x, mat, vec, *, beta=1, alpha=1: sum_to(scaled(g, beta), x.shape),
+    lambda g, ans, x, mat, vec, *, beta=1, alpha=1: scaled(mul(reshape(g, shape=(-1, 1)), vec), alpha),
+    lambda g, ans, x, mat, vec, *, beta=1, alpha=1: scaled(matmul(transpose(mat), g), alpha),
+)
+
+
+@primitive(saves={"vec1": "vec2", "vec2": "vec1"})
+def addr(x, vec1, vec2, *, beta=1, alpha=1):
+    """torch.addr: beta * x + alpha * outer(vec1, vec2) in one kernel; x broadcasts to (n, m)."""
+    return torch.addr(x, vec1, vec2, beta=beta, alpha=alpha)
+
+
+addr.defvjp(
+    lambda g, ans, x, vec1, vec2, *, beta=1, alpha=1: sum_to(scaled(g, beta), x.shape),
+    lambda g, ans, x, vec1, vec2, *, beta=1, alpha=1: scaled(matmul(g, vec2), alpha),
+    lambda g, ans, x, vec1, vec2, *, beta=1, alpha=1: scaled(matmul(transpose(g), vec1), alpha),
+)
+
+
+@primitive(saves={"batch1": "batch2", "batch2": "batch1"})
+def baddbmm(x, batch1, batch2, *, beta=1, alpha=1):
+    """torch.baddbmm: beta * x + alpha * bmm(batch1, batch2) in one batched gemm; x broadcasts to (b, n, p)."""
+    return torch.baddbmm(x, batch1, batch2, beta=beta, alpha=alpha)
+
+
+baddbmm.defvjp(
+    lambda g, ans, x, batch1, batch2, *, beta=1, alpha=1: sum_to(scaled(g, beta), x.shape),
+    lambda g, ans, x, batch1, batch2, *, beta=1, alpha=1: scaled(matmul(g, transpose(batch2)), alpha),
+    lambda g, ans, x, batch1, batch2, *, beta=1, alpha=1: scaled(matmul(transpose(batch1), g), alpha),
+)
+
+
+@primitive(saves={"batch1": "batch2", "batch2": "batch1"})
+def addbmm(x, batch1, batch2, *, beta=1, alpha=1):
+    """torch.addbmm: beta * x + alpha * sum_b batch1[b] @ batch2[b] in one kernel; x broadcasts to (n, p)."""
+    return torch.addbmm(x, batch1, batch2, beta=beta, alpha=alpha)
+
+
+def tiled(g: Any, batch1: Any) -> Any:
+    """addbmm's output gradient (n, p) repeated over batch1's batch, (b, n, p): a view, as torch's formula has it."""
+    return expand(reshape(g, shape=(1, *g.shape)), shape=(batch1.shape[0], *g.shape))
+
+
+addbmm.defvjp(
+    lambda g, ans, x, batch1, batch2, *, beta=1, alpha=1: sum_to(scaled(g, beta), x.shape),
+    lambda g, ans, x, batch1, batch2, *, beta=1, alpha=1: scaled(matmul(tiled(g, batch1), transpose(batch2)), alpha),
+    lambda g, ans, x, batch1, batch2, *, beta=1, alpha=1: scaled(matmul(transpose(batch1), tiled(g, batch1)), alpha),
+)
