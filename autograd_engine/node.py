@@ -19,19 +19,53 @@ if TYPE_CHECKING:
     from .variable import Variable
 
 
-class Meta:
-    """Shape, dtype and device of a tensor whose values backward does not need."""
+def _strides(t: torch.Tensor) -> tuple[int, ...] | None:
+    """t's strides, or None where they are row-major: contiguous without dims of size one (whose strides
+    a contiguous tensor may have any of) or empty."""
+    if t.is_contiguous() and (1 not in t.shape or t.numel() == 0):
+        return None
+    return t.stride()
 
-    __slots__ = ("shape", "dtype", "device")
+
+class Meta:
+    """Shape, strides, dtype and device of a tensor whose values backward does not need. The strides are
+    there because torch orders some gradients by its inputs' layout (a column-major factor of a matrix
+    product: see `ops.core.column_major`); `strides` is None where they are the row-major ones (the common
+    case), so that a graph of many nodes keeps no tuple for them."""
+
+    __slots__ = ("shape", "strides", "dtype", "device")
 
     def __init__(self, t: torch.Tensor) -> None:
         self.shape = t.shape
+        self.strides = _strides(t)
         self.dtype = t.dtype
         self.device = t.device
 
     @property
     def ndim(self) -> int:
         return len(self.shape)
+
+    def stride(self) -> tuple[int, ...]:
+        """The tensor's strides, as torch.Tensor.stride() gives them (row-major ones where none were kept)."""
+        if self.strides is not None:
+            return self.strides  # type: ignore[no-any-return]
+        out, step = [], 1
+        for n in reversed(self.shape):
+            out.append(step)
+            step *= max(n, 1)
+        return tuple(reversed(out))
+
+    def is_contiguous(self) -> bool:
+        """torch.Tensor.is_contiguous(), from the strides: row-major, dims of size one aside (an empty tensor is)."""
+        if self.strides is None:
+            return True
+        expected = 1
+        for n, s in zip(reversed(self.shape), reversed(self.strides)):
+            if n != 1:
+                if s != expected:
+                    return 0 in self.shape
+                expected *= n
+        return True
 
     def __repr__(self) -> str:
         return f"Meta({tuple(self.shape)}, {self.dtype}, {self.device})"
@@ -118,6 +152,7 @@ class Node(Meta):
         trace: str | None = None,
     ) -> None:
         self.shape = like.shape  # Meta's fields, from the output (`like`), which is not kept unless saved
+        self.strides = _strides(like)
         self.dtype = dtype = like.dtype
         self.device = like.device
         if dtype.is_complex and prim is not None:

@@ -65,9 +65,13 @@ class Variable:
         if not self.is_leaf:
             raise RuntimeError("requires_grad can only be changed on leaf Variables; use .detach() on this one")
         if flag and not self.data.is_floating_point():
-            why = f": {COMPLEX_UNSUPPORTED}" if self.data.is_complex() else ""
-            raise RuntimeError(
-                f"only Variables of floating point dtype can require gradients, got dtype {self.data.dtype}{why}"
+            if self.data.is_complex():  # torch differentiates complex tensors; the engine does not
+                raise TypeError(
+                    f"only real floating point Variables can require grad, got dtype {self.data.dtype}: "
+                    f"{COMPLEX_UNSUPPORTED}"
+                )
+            raise RuntimeError(  # torch's error for integer and bool tensors
+                f"only Variables of floating point dtype can require gradients, got dtype {self.data.dtype}"
             )
         self._requires_grad = bool(flag)
         if not flag:

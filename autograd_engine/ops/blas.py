@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from ..primitive import primitive
-from .core import expand, matmul, mul, reshape, sum_to, transpose
+from .core import expand, matmul, mm_mat1_grad, mm_mat2_grad, mul, reshape, sum_to, transpose
 
 __all__ = ["addbmm", "addmm", "addmv", "addr", "baddbmm"]
 
@@ -27,38 +27,18 @@ def scaled(g: Any, s: Any) -> Any:
     return g if s == 1 else mul(g, s)
 
 
-# --- addmm: torch computes a factor's gradient in another order where that factor is column-major ------------
-_LAYOUTS = {(a, b): torch.tensor([a, b]) for a in (False, True) for b in (False, True)}  # shared, never written
-
-
-def _column_major(m: torch.Tensor) -> bool:
-    """Whether matrix m is laid out column by column (a transposed contiguous matrix), as torch's
-    mm_mat1_backward / mm_mat2_backward test it."""
-    return m.stride(0) == 1 and m.stride(1) == m.shape[0]
-
-
-@primitive(saves={"mat1": "mat2", "mat2": "mat1"}, residuals="column_major")
+# --- addmm: a column-major factor's gradient in torch's order ------------------------------------------------
+@primitive(saves={"mat1": "mat2", "mat2": "mat1"})
 def addmm(x, mat1, mat2, *, beta=1, alpha=1):
-    """torch.addmm: beta * x + alpha * (mat1 @ mat2) in one gemm; x broadcasts to (n, p). The residual says
-    which of mat1, mat2 is column-major (a shared bool tensor of two): that decides how torch orders its gradient."""
-    return torch.addmm(x, mat1, mat2, beta=beta, alpha=alpha), _LAYOUTS[_column_major(mat1), _column_major(mat2)]
-
-
-def mm_mat1_grad(g: Any, mat2: Any, alpha: Any, column_major: Any) -> Any:
-    """alpha * g @ mat2^T, as torch's mm_mat1_backward: computed as (mat2 @ g^T)^T where mat1 was column-major
-    (a transposed matrix), which sums in another order (other bits)."""
-    return scaled(transpose(matmul(mat2, transpose(g))) if column_major else matmul(g, transpose(mat2)), alpha)
-
-
-def mm_mat2_grad(g: Any, mat1: Any, alpha: Any, column_major: Any) -> Any:
-    """alpha * mat1^T @ g, as torch's mm_mat2_backward: computed as (g^T @ mat1)^T where mat2 was column-major."""
-    return scaled(transpose(matmul(transpose(g), mat1)) if column_major else matmul(transpose(mat1), g), alpha)
+    """torch.addmm: beta * x + alpha * (mat1 @ mat2) in one gemm; x broadcasts to (n, p). Each factor's gradient
+    follows torch's order for that factor's layout (`mm_mat1_grad`), read from its strides."""
+    return torch.addmm(x, mat1, mat2, beta=beta, alpha=alpha)
 
 
 addmm.defvjp(
-    lambda g, ans, x, mat1, mat2, *, beta=1, alpha=1, column_major: sum_to(scaled(g, beta), x.shape),
-    lambda g, ans, x, mat1, mat2, *, beta=1, alpha=1, column_major: mm_mat1_grad(g, mat2, alpha, column_major[0]),
-    lambda g, ans, x, mat1, mat2, *, beta=1, alpha=1, column_major: mm_mat2_grad(g, mat1, alpha, column_major[1]),
+    lambda g, ans, x, mat1, mat2, *, beta=1, alpha=1: sum_to(scaled(g, beta), x.shape),
+    lambda g, ans, x, mat1, mat2, *, beta=1, alpha=1: scaled(mm_mat1_grad(g, mat1, mat2), alpha),
+    lambda g, ans, x, mat1, mat2, *, beta=1, alpha=1: scaled(mm_mat2_grad(g, mat1, mat2), alpha),
 )
 
 

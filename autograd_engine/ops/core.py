@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import builtins
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 import torch.nn.functional as tnf
 
 from ..node import Meta
-from ..primitive import primitive
+from ..primitive import Primitive, primitive
 from ..variable import Variable, unwrap
 
-Shaped = Any  # a torch.Tensor, a Variable or a Meta: anything with .shape
+Shaped = Any  # a torch.Tensor, a Variable, a Meta or a Layout: anything with .shape
 
 
 # --- helpers the VJPs share -----------------------------------------------------------------------
@@ -389,39 +389,250 @@ def alias(x):
 alias.defvjp(lambda g, ans, x: g)
 
 
-# --- linear algebra and patches -------------------------------------------------------------------
-@primitive(saves={"x": "y", "y": "x"})
-def matmul(x, y):
-    """torch.matmul: vectors, matrices and broadcast batches of matrices."""
-    return torch.matmul(x, y)
+# --- matrix products --------------------------------------------------------------------------------
+# torch sums a product's gradient in an order that depends on its factors' layout (a column-major factor's
+# gradient is the transpose of the transposed product), and its matmul folds a batch into one mm or runs a
+# batched product depending on which inputs require grad. Both change the last bits of values and gradients,
+# so the primitives below follow torch's choices, read from strides (`Layout`, `Meta`) and requires_grad.
+class Layout(Meta):
+    """A tensor's shape and strides without its values, and the views torch's matmul takes of it. A VJP reads
+    an input's layout from the tensor, the Variable or the `Meta` it gets (`layout`), and may pass a Layout
+    where only the layout of a factor matters (`mm_mat1_grad`'s mat1)."""
+
+    __slots__ = ()
+
+    def __init__(self, shape: Sequence[int], strides: Sequence[int]) -> None:
+        self.shape, self.strides = tuple(shape), tuple(strides)
+
+    def transposed(self) -> Layout:
+        """x.mT: the last two dims swapped."""
+        swap = lambda t: t[:-2] + t[-1:] + t[-2:-1]  # noqa: E731
+        return Layout(swap(self.shape), swap(self.strides))
+
+    def unsqueezed(self) -> Layout:
+        """x.unsqueeze(0) of a vector (torch's stride for the new dim: the vector's length times its stride)."""
+        return Layout((1, *self.shape), (self.shape[0] * self.strides[0], *self.strides))
+
+    def squeezed(self) -> Layout:
+        """x.squeeze(0) of a batch of one."""
+        return Layout(self.shape[1:], self.strides[1:])
+
+    def rows(self) -> Layout:
+        """x.reshape(-1, x.shape[-1]): the batch as rows, a view where torch makes one, else a contiguous copy."""
+        shape = (math.prod(self.shape[:-1]), self.shape[-1])
+        strides = _view_strides(self.shape, self.strides, shape)
+        return Layout(shape, strides if strides is not None else (builtins.max(shape[1], 1), 1))
+
+    def batch_folds(self) -> bool:
+        """Whether the batch dims fold into one without a copy, as torch's should_fold tests it."""
+        return builtins.all(self.strides[i] == self.strides[i + 1] * self.shape[i + 1] for i in range(self.ndim - 2))
+
+    def __repr__(self) -> str:
+        return f"Layout({self.shape}, strides={self.strides})"
 
 
-def _as_matrices(g, x_shape, y_shape):
-    """x's and y's shapes with vectors promoted to matrices, and g reshaped to match, so that one rule
-    covers every case of matmul."""
-    x2 = (1, x_shape[0]) if len(x_shape) == 1 else tuple(x_shape)
-    y2 = (y_shape[0], 1) if len(y_shape) == 1 else tuple(y_shape)
-    g_shape = tuple(g.shape)
-    if len(x_shape) == 1:
-        g_shape = g_shape[:-1] + (1,) + g_shape[-1:] if len(y_shape) > 1 else g_shape + (1,)
-    if len(y_shape) == 1:
-        g_shape = g_shape + (1,)
-    return reshape(g, shape=g_shape), x2, y2
+def _view_strides(shape: tuple[int, ...], strides: tuple[int, ...], new: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The strides of a view of `new` shape (at::detail::computeStride), or None where it needs a copy."""
+    if math.prod(shape) == 0:  # (any strides do: torch keeps them for the same shape, else counts sizes as 1 or more)
+        if shape == new:
+            return strides
+        return tuple(math.prod(builtins.max(n, 1) for n in new[i + 1 :]) for i in range(len(new)))
+    out = [0] * len(new)
+    view_d, base, tensor_numel, view_numel = len(new) - 1, strides[-1], 1, 1
+    for d in range(len(shape) - 1, -1, -1):
+        tensor_numel *= shape[d]
+        if d == 0 or (shape[d - 1] != 1 and strides[d - 1] != tensor_numel * base):  # the end of a contiguous chunk
+            while view_d >= 0 and (view_numel < tensor_numel or new[view_d] == 1):
+                out[view_d] = view_numel * base
+                view_numel *= new[view_d]
+                view_d -= 1
+            if view_numel != tensor_numel:
+                return None
+            if d > 0:
+                base, tensor_numel, view_numel = strides[d - 1], 1, 1
+    return tuple(out) if view_d == -1 else None
 
 
-def _matmul_vjp_x(g, ans, x, y):
-    if x.ndim == 2 and y.ndim >= 3:  # a matrix shared by a batch: fold the batch into one product
-        rows, cols = x.shape
-        return matmul(transpose(reshape(transpose(g), shape=(-1, rows))), reshape(transpose(y), shape=(-1, cols)))
-    g2, x2, y2 = _as_matrices(g, x.shape, y.shape)
-    return reshape(sum_to(matmul(g2, transpose(reshape(y, shape=y2))), x2), shape=tuple(x.shape))
+def layout(x: Shaped) -> Layout:
+    """The layout of a tensor, a Variable, a `Meta` (or a Layout)."""
+    if isinstance(x, Layout):
+        return x
+    return Layout(x.shape, unwrap(x).stride())
 
 
-def _matmul_vjp_y(g, ans, x, y):
-    if y.ndim == 2 and x.ndim >= 3:  # likewise for a batch times a shared matrix
-        return matmul(transpose(reshape(x, shape=(-1, y.shape[0]))), reshape(g, shape=(-1, y.shape[1])))
-    g2, x2, y2 = _as_matrices(g, x.shape, y.shape)
-    return reshape(sum_to(matmul(transpose(reshape(x, shape=x2)), g2), y2), shape=tuple(y.shape))
+def column_major(x: Shaped) -> bool:
+    """Whether matrix x (a tensor, Variable, Meta or Layout) is laid out column by column, as a transposed
+    contiguous matrix: torch's test (mm_mat1_backward, mm_mat2_backward) for computing x's gradient in a
+    product as the transpose of the transposed product, which sums in another order."""
+    rows_stride, cols_stride = unwrap(x).stride()
+    return rows_stride == 1 and cols_stride == x.shape[0]
+
+
+def mm_mat1_grad(g: Any, mat1: Shaped, mat2: Any) -> Any:
+    """g @ mat2^T, mat1's gradient in mat1 @ mat2 in torch's order (mm_mat1_backward): (mat2 @ g^T)^T where mat1
+    is column-major. mat1 is read for its layout only."""
+    return transpose(matmul(mat2, transpose(g))) if column_major(mat1) else matmul(g, transpose(mat2))
+
+
+def mm_mat2_grad(g: Any, mat1: Any, mat2: Shaped) -> Any:
+    """mat1^T @ g, mat2's gradient in mat1 @ mat2 in torch's order (mm_mat2_backward): (g^T @ mat1)^T where mat2
+    is column-major. mat2 is read for its layout only."""
+    return transpose(matmul(transpose(g), mat1)) if column_major(mat2) else matmul(transpose(mat1), g)
+
+
+def reshaped(t: Any, shape: Sequence[int]) -> Any:
+    """t in `shape`: t itself where it has that shape already (no op recorded, none run)."""
+    shape = tuple(shape)
+    return t if tuple(t.shape) == shape else reshape(t, shape=shape)
+
+
+def _as_row(v: Any) -> Any:
+    """Vector v as a matrix of one row."""
+    return reshape(v, shape=(1, *v.shape))
+
+
+def _outer(a: Any, b: Any) -> Any:
+    """a[i] * b[j] (torch's ger: one product per element, so any order gives its bits)."""
+    return mul(reshape(a, shape=(a.shape[0], 1)), b)
+
+
+def torch_folds(x: Shaped, y: Shaped, x_grad: bool, y_grad: bool) -> bool:
+    """Whether torch's matmul(x, y) folds a batch into the rows of one mm (or mv) rather than running a batched
+    product, given which of x, y require grad (in grad mode or not, as torch reads it): at::native's
+    should_fold, after the batch of one that requires grad is dropped where two 3-d batches differ."""
+    if x.ndim == y.ndim == 3 and x.shape[0] != y.shape[0]:
+        return (x.shape[0] == 1 and x_grad) or (y.shape[0] == 1 and y_grad)
+    big, small, small_grad = (x, y, y_grad) if x.ndim >= y.ndim else (y, x, x_grad)
+    if big.ndim < 3 or small.ndim > 2:
+        return False
+    if small_grad:  # (so that the matrix's gradient is one mm, not a batch of them summed)
+        return True
+    if x.ndim == 2:
+        return False
+    rows = layout(x) if big is x else layout(y).transposed()
+    return math.prod(rows.shape) == 0 or rows.batch_folds()
+
+
+class FoldingPrimitive(Primitive):
+    """A primitive on torch's matmul, whose kernels depend on which inputs require grad (`torch_folds`): the call,
+    which sees Variables, passes fold=True to the forward (which sees tensors) and the VJPs where torch folds."""
+
+    __slots__ = ("folds",)
+
+    def __init__(self, forward: Callable[..., Any], folds: Callable[..., bool], saves: dict[str, str]) -> None:
+        super().__init__(forward, saves)
+        self.folds = folds
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if "fold" not in kwargs and self.folds(*args):
+            kwargs["fold"] = True
+        return super().__call__(*args, **kwargs)
+
+
+def folding_primitive(folds: Callable[..., bool], saves: dict[str, str]) -> Callable[[Callable[..., Any]], Primitive]:
+    """Decorator: a `FoldingPrimitive` whose call asks `folds(*args)` whether torch folds."""
+    return lambda forward: FoldingPrimitive(forward, folds, saves)
+
+
+def requires_grad_of(x: Any) -> bool:
+    """x.requires_grad for a Variable or tensor, False for anything else."""
+    return bool(getattr(x, "requires_grad", False))
+
+
+def _matmul_folds(x: Any, y: Any) -> bool:
+    if not (_is_tensor(x) and _is_tensor(y) and (x.ndim > 2 or y.ndim > 2)):  # (anything else: the forward's error)
+        return False
+    return torch_folds(x, y, requires_grad_of(x), requires_grad_of(y))
+
+
+@folding_primitive(_matmul_folds, saves={"x": "y", "y": "x"})
+def matmul(x, y, *, fold=False):
+    """torch.matmul: vectors, matrices and broadcast batches of matrices. fold=True: the batch folded into the
+    rows of one mm or mv, as torch's matmul does where `torch_folds` (the call decides: it reads requires_grad)."""
+    if not fold:
+        return torch.matmul(x, y)
+    if x.ndim == y.ndim == 3:  # a batch of one against a batch: torch drops the one
+        x, y = (x[0], y) if x.shape[0] == 1 else (x, y[0])
+    if x.ndim >= y.ndim:  # the rows of x times y
+        rows = x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
+        return (rows @ y).view(*x.shape[:-1], *y.shape[1:])
+    rows = y.mT.reshape(math.prod(y.shape[:-2]) * y.shape[-1], y.shape[-2])  # y^T's rows times x^T
+    if x.ndim == 1:
+        return (rows @ x).view(*y.shape[:-2], y.shape[-1])
+    return (rows @ x.t()).view(*y.shape[:-2], y.shape[-1], x.shape[0]).mT.contiguous()
+
+
+def matmul_vjp_x(g, ans, x, y, *, fold=False):
+    """x's gradient in matmul(x, y) as torch computes it (x is read for its layout only: a Layout will do)."""
+    if fold:
+        return _folded_grad(g, x, y, 0)
+    if x.ndim > 2 or y.ndim > 2:
+        return _batched_grad(g, x, y, 0)
+    if y.ndim == 1:  # dot or mv: products
+        return mul(g, y) if x.ndim == 1 else _outer(g, y)
+    if x.ndim == 1:  # torch's mm of x.unsqueeze(0)
+        return reshaped(mm_mat1_grad(_as_row(g), layout(x).unsqueezed(), y), x.shape)
+    return mm_mat1_grad(g, x, y)
+
+
+def matmul_vjp_y(g, ans, x, y, *, fold=False):
+    """y's gradient in matmul(x, y) as torch computes it (y is read for its layout only: a Layout will do)."""
+    if fold:
+        return _folded_grad(g, x, y, 1)
+    if x.ndim > 2 or y.ndim > 2:
+        return _batched_grad(g, x, y, 1)
+    if x.ndim == 1:  # dot, or torch's mm of x.unsqueeze(0)
+        return mul(g, x) if y.ndim == 1 else mm_mat2_grad(_as_row(g), _as_row(x), y)
+    if y.ndim == 1:  # mv
+        return matmul(transpose(x), g)
+    return mm_mat2_grad(g, x, y)
+
+
+def _batched_grad(g: Any, x: Shaped, y: Shaped, wrt: int) -> Any:
+    """x's (wrt 0) or y's gradient where torch runs one batched product: each factor (a vector as a matrix of one
+    row or column) expanded to the broadcast batch and reshaped to one batch dim, one bmm, the expansion's
+    gradient summed back; step by step as torch's, since a reshape that copies sets the bmm's layouts."""
+    xs = (1, *x.shape) if x.ndim == 1 else tuple(x.shape)
+    ys = (*y.shape, 1) if y.ndim == 1 else tuple(y.shape)
+    batch = tuple(torch.broadcast_shapes(xs[:-2], ys[:-2]))
+    g = reshaped(g, (math.prod(batch), xs[-2], ys[-1]))
+    factor, own, shape = (y, xs, ys) if wrt == 0 else (x, ys, xs)
+    other = expand(reshaped(factor, shape), shape=(*batch, *shape[-2:]))
+    other = reshaped(other, (math.prod(batch), *shape[-2:]))
+    grad = matmul(g, transpose(other)) if wrt == 0 else matmul(transpose(other), g)
+    return reshaped(sum_to(reshaped(grad, (*batch, *own[-2:])), own), (x if wrt == 0 else y).shape)
+
+
+def _folded_grad(g: Any, x: Shaped, y: Shaped, wrt: int) -> Any:
+    """x's (wrt 0) or y's gradient where torch folded the batch into one product (matmul's forward with fold):
+    the rows of x times y, or of y^T times x^T (transposed back) where y holds the batch."""
+    xl, yl = layout(x), layout(y)
+    if xl.ndim == yl.ndim == 3:  # the batch of one that torch dropped
+        xl, yl = (xl.squeezed(), yl) if xl.shape[0] == 1 else (xl, yl.squeezed())
+    other, shape = (y, yl.shape) if wrt == 0 else (x, xl.shape)  # (the gradient reads the other factor's values)
+    other = reshaped(other, shape)
+    if xl.ndim >= yl.ndim:
+        grad = _rows_grad(g, xl, yl, other, wrt)
+    elif xl.ndim == 1:
+        grad = _rows_grad(g, yl.transposed(), xl, transpose(other) if wrt == 0 else other, 1 - wrt)
+        grad = grad if wrt == 0 else transpose(grad)
+    else:
+        grad = transpose(_rows_grad(transpose(g), yl.transposed(), xl.transposed(), transpose(other), 1 - wrt))
+    return reshaped(grad, (x if wrt == 0 else y).shape)
+
+
+def _rows_grad(g: Any, a: Layout, b: Layout, other: Any, wrt: int) -> Any:
+    """a's (wrt 0) or b's gradient in torch's folded product, the rows of batch `a` times matrix or vector `b`
+    (one mm or mv), given the values of the other factor: gradients in torch's order for the layout of a's
+    rows (a view, or a copy) and of b."""
+    rows = a.rows()
+    if b.ndim == 1:
+        g = reshaped(g, rows.shape[:1])
+        grad = _outer(g, other) if wrt == 0 else matmul(transpose(reshaped(other, rows.shape)), g)
+    else:
+        g = reshaped(g, (rows.shape[0], b.shape[1]))
+        grad = mm_mat1_grad(g, rows, other) if wrt == 0 else mm_mat2_grad(g, reshaped(other, rows.shape), b)
+    return reshaped(grad, a.shape) if wrt == 0 else grad
 
 
 def transpose(x: Any, dim0: int = -2, dim1: int = -1) -> Any:
@@ -433,4 +644,4 @@ def transpose(x: Any, dim0: int = -2, dim1: int = -1) -> Any:
     return permute(x, dims=tuple(dims))
 
 
-matmul.defvjp(_matmul_vjp_x, _matmul_vjp_y)
+matmul.defvjp(matmul_vjp_x, matmul_vjp_y)

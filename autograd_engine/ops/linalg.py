@@ -9,13 +9,34 @@ are built on them.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 
 from ..primitive import primitive
 from ..variable import unwrap
-from .core import add, div, getitem, matmul, mul, neg, reshape, sub, sum_to, transpose
+from .core import (
+    Shaped,
+    add,
+    column_major,
+    div,
+    folding_primitive,
+    getitem,
+    layout,
+    matmul,
+    matmul_vjp_x,
+    matmul_vjp_y,
+    mul,
+    neg,
+    requires_grad_of,
+    reshape,
+    reshaped,
+    sub,
+    sum_to,
+    torch_folds,
+    transpose,
+)
 
 __all__ = ["cholesky", "det", "eigh", "inverse", "linear", "logabsdet", "solve"]
 
@@ -25,24 +46,68 @@ def _per_matrix(g: Any) -> Any:
     return reshape(g, shape=tuple(g.shape) + (1, 1))
 
 
-@primitive(saves={"x": "weight", "weight": "x"})
-def linear(x, weight, bias):
-    """torch.nn.functional.linear: x @ weight^T + bias (bias may be None), weight (out, in), in torch's kernel
-    (addmm with a bias)."""
-    return torch.nn.functional.linear(x, weight, bias)
+def _linear_fuses(x: Shaped, bias: Shaped | None) -> bool:
+    """Whether torch's F.linear is one addmm (the bias added in the gemm) of x, or of x's rows as a view:
+    at::linear's choice, by x's dims and contiguity and a bias of one dim (after squeezing) and contiguous.
+    x and bias: tensors, Variables or Metas."""
+    if bias is None:
+        return False
+    if x.ndim == 2:
+        return True
+    one_dim = bias.ndim == 1 or sum(n != 1 for n in bias.shape) == 1
+    return one_dim and unwrap(bias).is_contiguous() and unwrap(x).is_contiguous()
 
 
-def _linear_vjp_weight(g, ans, x, weight, bias):
-    """g^T x with every leading dim of g and x folded into the rows: one product, whatever the batch."""
-    rows = reshape(g, shape=(-1, weight.shape[0]))
-    return matmul(transpose(rows), reshape(x, shape=(-1, weight.shape[1])))
+def _linear_folds(x: Any, weight: Any, bias: Any = None) -> bool:
+    """Whether torch's F.linear, as matmul(x, weight.t()), folds x's batch into rows (see `torch_folds`)."""
+    if x.ndim < 3 or _linear_fuses(x, bias):
+        return False
+    return torch_folds(x, layout(weight).transposed(), False, requires_grad_of(weight))
 
 
-linear.defvjp(
-    lambda g, ans, x, weight, bias: matmul(g, weight),
-    _linear_vjp_weight,
-    lambda g, ans, x, weight, bias: sum_to(g, bias.shape),
-)
+@folding_primitive(_linear_folds, saves={"x": "weight", "weight": "x"})
+def linear(x, weight, bias, *, fold=False):
+    """torch.nn.functional.linear: x @ weight^T + bias (bias may be None), weight (out, in), in at::linear's
+    kernels: one addmm with a bias of one dim (of x's rows, for a contiguous batch), else matmul(x, weight^T)
+    and the bias after; fold=True: x's batch folded into rows as that matmul folds it (`torch_folds`)."""
+    if not fold:
+        return torch.nn.functional.linear(x, weight, bias)
+    out = matmul.forward(x, weight.t(), fold=True)
+    return out if bias is None else out.add_(bias)
+
+
+def _rows(t: Any) -> Any:
+    """t with its leading dims folded into rows (a vector as one row), as at::linear views its input."""
+    return reshaped(t, (math.prod(t.shape[:-1]), t.shape[-1]))
+
+
+def _linear_vjp_x(g, ans, x, weight, bias, *, fold=False):
+    """x's gradient. Where torch computes addmm(bias, x's rows, weight^T), its mm_mat1_backward: g @ weight, or
+    (weight^T @ g^T)^T where the rows are column-major; else matmul(x, weight^T)'s."""
+    if not _linear_fuses(x, bias):
+        return matmul_vjp_x(g, None, x, transpose(weight), fold=fold)
+    g = _rows(g)
+    rows = layout(x) if x.ndim == 2 else layout(x).rows()
+    grad = transpose(matmul(transpose(weight), transpose(g))) if column_major(rows) else matmul(g, weight)
+    return reshaped(grad, x.shape)
+
+
+def _linear_vjp_weight(g, ans, x, weight, bias, *, fold=False):
+    """The weight's gradient: mat2 = weight^T's in torch's product, transposed back. In the addmm, its
+    mm_mat2_backward: g^T @ x's rows where weight^T is column-major (a contiguous weight), else (rows^T @ g)^T."""
+    weight_t = layout(weight).transposed()
+    if not _linear_fuses(x, bias):
+        return transpose(matmul_vjp_y(g, None, x, weight_t, fold=fold))
+    g, rows = _rows(g), _rows(x)
+    return matmul(transpose(g), rows) if column_major(weight_t) else transpose(matmul(transpose(rows), g))
+
+
+def _linear_vjp_bias(g, ans, x, weight, bias, *, fold=False):
+    """The bias's gradient: g summed to its shape (over the rows torch gave addmm, where it fused)."""
+    return sum_to(_rows(g) if _linear_fuses(x, bias) else g, bias.shape)
+
+
+linear.defvjp(_linear_vjp_x, _linear_vjp_weight, _linear_vjp_bias)
 
 
 @primitive(saves="ans")

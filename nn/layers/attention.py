@@ -257,7 +257,7 @@ class MultiheadAttention(Module):
             out = ag.transpose(out, 0, 1)
         else:
             out, weights = self._sdpa(q, k, v, attn_mask, dropout_p, causal, batch), None
-        out = _linear(ag.reshape(out, (length * batch, self.embed_dim)), self.out_proj.weight, self.out_proj.bias)
+        out = F.linear(ag.reshape(out, (length * batch, self.embed_dim)), self.out_proj.weight, self.out_proj.bias)
         return ag.reshape(out, (length, batch, self.embed_dim)), weights
 
     def _project(self, query: Any, key: Any, value: Any) -> tuple[Any, Any, Any]:
@@ -270,14 +270,14 @@ class MultiheadAttention(Module):
             if len(weights) == 1:
                 weights = tuple(weights[0][i * e : (i + 1) * e] for i in range(3))
             biases = (None,) * 3 if bias is None else tuple(bias[i * e : (i + 1) * e] for i in range(3))
-            q, k, v = (_linear(x, w, b) for x, w, b in zip((query, key, value), weights, biases))
+            q, k, v = (F.linear(x, w, b) for x, w, b in zip((query, key, value), weights, biases))
             return q, k, v
         if query is key:
-            q, k, v = _unpack(_linear(query, self.in_proj_weight, bias), 3)
+            q, k, v = _unpack(F.linear(query, self.in_proj_weight, bias), 3)
             return q, k, v
         w = self.in_proj_weight
-        q = _linear(query, w[:e], None if bias is None else bias[:e])
-        k, v = _unpack(_linear(key, w[e:], None if bias is None else bias[e:]), 2)
+        q = F.linear(query, w[:e], None if bias is None else bias[:e])
+        k, v = _unpack(F.linear(key, w[e:], None if bias is None else bias[e:]), 2)
         return q, k, v
 
     def _attn_mask(self, attn_mask: Any, length: int, source: int, batch: int) -> Any:
@@ -315,20 +315,6 @@ class MultiheadAttention(Module):
             mask = ag.reshape(mask, (batch, self.num_heads, -1, mask.shape[-1]))
         q, k, v = (ag.reshape(x, (batch, self.num_heads, -1, self.head_dim)) for x in (q, k, v))
         return ag.permute(F.scaled_dot_product_attention(q, k, v, mask, dropout_p, causal), (2, 0, 1, 3))
-
-
-def _linear(x: Any, weight: Any, bias: Any) -> Any:
-    """F.linear with the kernels torch's at::linear runs for it. Where x or the weight requires grad,
-    torch's matmul folds a batch into rows (a view, or a copy of a batch that is not contiguous), and its
-    backward takes the gradient as rows too. A product without bias, or of such a copy, it computes as an
-    mm: F.linear of the rows without a bias, the bias added to the batch after, as torch adds it.
-    Otherwise torch's kernels for x as it is."""
-    if not (x.requires_grad or weight.requires_grad):
-        return F.linear(x, weight, bias)
-    fused = bias is not None and (x.ndim == 2 or unwrap(x).is_contiguous())
-    out = F.linear(ag.reshape(x, (-1, x.shape[-1])), weight, bias if fused else None)
-    out = ag.reshape(out, (*x.shape[:-1], weight.shape[0]))
-    return out if fused or bias is None else out + bias
 
 
 def _seq_first(query: Any, key: Any, value: Any) -> tuple[Any, Any, Any]:
