@@ -12,7 +12,6 @@ import itertools
 
 import pytest
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
 
 import autograd_engine as ag
 import nn
@@ -244,64 +243,3 @@ def test_a_node_keeps_the_layout_of_what_it_does_not_save():
     assert isinstance(node.args[0], Meta) and node.args[0].stride() == (1, 64)
     x_t = ag.ops.transpose(x)
     assert x_t.node.stride() == x_t.data.stride() == (64, 1)  # (a node is the Meta of its output)
-
-
-# --- the copy a fold makes: kept, as torch keeps it ----------------------------------------------------------------
-class KernelOutputs(TorchDispatchMode):
-    """The sizes (numel) of the outputs of every kernel that makes new tensors (not views) while active."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sizes: list[int] = []
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        if not func.is_view:
-            self.sizes += [t.numel() for t in (out if isinstance(out, (tuple, list)) else [out]) if torch.is_tensor(t)]
-        return out
-
-
-# (id, inputs, which one holds the batch that the fold copies into rows): each batch has 60 elements, nothing
-# else in its graph (output, gradients) has as many
-FOLD_COPIES = [
-    ("matrix@batch", lambda: [torch.randn(6, 5), torch.randn(4, 5, 3)], 1),
-    ("vector@batch", lambda: [torch.randn(5), torch.randn(4, 5, 3)], 1),
-    ("batch1@batch", lambda: [torch.randn(1, 6, 5), torch.randn(4, 5, 3)], 1),
-    ("transposed-batch@batch1", lambda: [torch.randn(3, 4, 5).transpose(0, 1), torch.randn(1, 5, 6)], 0),
-    ("transposed-batch@matrix", lambda: [torch.randn(3, 4, 5).transpose(0, 1), torch.randn(5, 6)], 0),
-    ("transposed-batch@vector", lambda: [torch.randn(3, 4, 5).transpose(0, 1), torch.randn(5)], 0),
-]
-
-
-@pytest.mark.parametrize("make,batch", [c[1:] for c in FOLD_COPIES], ids=[c[0] for c in FOLD_COPIES])
-def test_the_fold_copy_is_kept_and_backward_does_not_copy_again(make, batch):
-    """Where torch's fold copies a batch into rows and the other factor requires grad, torch's mm keeps that copy for
-    the other's gradient; the node keeps it too, in place of the batch (same values, laid out as the rows), and
-    backward runs no kernel of the batch's size: the gradient reads the rows as a view of the copy."""
-    torch.manual_seed(11)
-    inputs = [t.double() for t in make()]
-    leaves = [ag.Variable(t, requires_grad=i != batch) for i, t in enumerate(inputs)]
-    out = leaves[0] @ leaves[1]
-    (kept,) = out.node.saved_tensors()
-    held = inputs[batch]
-    assert kept is not held and torch.equal(kept, held)
-    assert (kept if batch == 0 else kept.mT).is_contiguous()
-    assert out.node.saved_bytes() == held.numel() * held.element_size()
-    g = torch.randn(out.shape, dtype=torch.float64)
-    with KernelOutputs() as kernels:
-        out.backward(g)
-    assert held.numel() not in kernels.sizes
-    leaves_t = [t.clone().requires_grad_(i != batch) for i, t in enumerate(inputs)]
-    (leaves_t[0] @ leaves_t[1]).backward(g)
-    assert_same(leaves[1 - batch].grad, leaves_t[1 - batch].grad, "gradient")
-
-
-def test_no_copy_is_kept_where_torch_keeps_the_batch_or_nothing():
-    """The batch itself where its rows are a view (no copy made), nothing where only the batch requires grad (its
-    gradient reads the matrix), and on plain tensors or without grad just the output."""
-    x, y, y_cols = torch.randn(6, 5), torch.randn(4, 5, 3), torch.randn(4, 3, 5).mT
-    assert (ag.Variable(x, requires_grad=True) @ ag.Variable(y_cols)).node.saved_tensors()[0] is y_cols
-    assert (ag.Variable(x) @ ag.Variable(y, requires_grad=True)).node.saved_tensors()[0] is x
-    assert torch.equal(ag.ops.matmul(x, y), torch.matmul(x, y))
-    with ag.no_grad():
-        assert (ag.Variable(x, requires_grad=True) @ ag.Variable(y)).node is None

@@ -13,7 +13,6 @@ from typing import Any
 import torch
 import torch.nn.functional as tnf
 
-from ..grad_mode import _mode
 from ..node import Meta
 from ..primitive import Primitive, primitive
 from ..variable import Variable, unwrap
@@ -424,10 +423,6 @@ class Layout(Meta):
         strides = _view_strides(self.shape, self.strides, shape)
         return Layout(shape, strides if strides is not None else (builtins.max(shape[1], 1), 1))
 
-    def rows_copy(self) -> bool:
-        """Whether `rows` is a copy (torch's reshape cannot view the batch as rows)."""
-        return _view_strides(self.shape, self.strides, (math.prod(self.shape[:-1]), self.shape[-1])) is None
-
     def batch_folds(self) -> bool:
         """Whether the batch dims fold into one without a copy, as torch's should_fold tests it."""
         return builtins.all(self.strides[i] == self.strides[i + 1] * self.shape[i + 1] for i in range(self.ndim - 2))
@@ -520,36 +515,23 @@ def torch_folds(x: Shaped, y: Shaped, x_grad: bool, y_grad: bool) -> bool:
 
 class FoldingPrimitive(Primitive):
     """A primitive on torch's matmul, whose kernels depend on which inputs require grad (`torch_folds`): the call,
-    which sees Variables, passes fold=True to the forward (which sees tensors) and the VJPs where torch folds.
-    `keep_copy(*args)`, where given, replaces the input whose batch the fold copies into rows by that copy before
-    the forward, while recording (see `_matmul_keep_copy`): the node then keeps the copy, as torch's autograd does,
-    and backward reads it instead of copying the input again."""
+    which sees Variables, passes fold=True to the forward (which sees tensors) and the VJPs where torch folds."""
 
-    __slots__ = ("folds", "keep_copy")
+    __slots__ = ("folds",)
 
-    def __init__(
-        self,
-        forward: Callable[..., Any],
-        folds: Callable[..., bool],
-        saves: dict[str, str],
-        keep_copy: Callable[..., tuple[Any, ...]] | None = None,
-    ) -> None:
+    def __init__(self, forward: Callable[..., Any], folds: Callable[..., bool], saves: dict[str, str]) -> None:
         super().__init__(forward, saves)
-        self.folds, self.keep_copy = folds, keep_copy
+        self.folds = folds
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if "fold" not in kwargs and self.folds(*args):
             kwargs["fold"] = True
-            if self.keep_copy is not None and _mode.enabled and torch.is_grad_enabled():
-                args = self.keep_copy(*args)
         return super().__call__(*args, **kwargs)
 
 
-def folding_primitive(
-    folds: Callable[..., bool], saves: dict[str, str], keep_copy: Callable[..., tuple[Any, ...]] | None = None
-) -> Callable[[Callable[..., Any]], Primitive]:
+def folding_primitive(folds: Callable[..., bool], saves: dict[str, str]) -> Callable[[Callable[..., Any]], Primitive]:
     """Decorator: a `FoldingPrimitive` whose call asks `folds(*args)` whether torch folds."""
-    return lambda forward: FoldingPrimitive(forward, folds, saves, keep_copy)
+    return lambda forward: FoldingPrimitive(forward, folds, saves)
 
 
 def requires_grad_of(x: Any) -> bool:
@@ -563,29 +545,7 @@ def _matmul_folds(x: Any, y: Any) -> bool:
     return torch_folds(x, y, requires_grad_of(x), requires_grad_of(y))
 
 
-def _matmul_keep_copy(x: Any, y: Any) -> tuple[Any, Any]:
-    """(x, y) for a folded matmul, the factor that holds the batch replaced by the copy that the fold makes of its
-    rows (laid out so that they are a view of it) where the other factor requires grad: torch's mm keeps that copy
-    for the other's gradient, so the node keeps it in place of the factor (same shape and values: gradients of
-    gradients reach the factor) and backward does not copy the factor again."""
-    x_holds = x.ndim >= y.ndim and not (x.ndim == y.ndim == 3 and x.shape[0] == 1)
-    batch, other = (x, y) if x_holds else (y, x)
-    rows = layout(batch) if x_holds else layout(batch).transposed()  # (y's batch folds into the rows of y^T)
-    if not requires_grad_of(other) or not rows.rows_copy():
-        return x, y
-    data = unwrap(batch)
-    copy = _with_data(batch, data.contiguous() if x_holds else data.mT.contiguous().mT)
-    return (copy, y) if x_holds else (x, copy)
-
-
-def _with_data(v: Any, data: torch.Tensor) -> Any:
-    """`data` (of v's shape and values) in place of v's: a Variable on v's node, so that v gets its gradient."""
-    if not isinstance(v, Variable):
-        return data
-    return Variable._wrap(data, (v._node or v._grad_node()) if v._requires_grad else None)
-
-
-@folding_primitive(_matmul_folds, saves={"x": "y", "y": "x"}, keep_copy=_matmul_keep_copy)
+@folding_primitive(_matmul_folds, saves={"x": "y", "y": "x"})
 def matmul(x, y, *, fold=False):
     """torch.matmul: vectors, matrices and broadcast batches of matrices. fold=True: the batch folded into the
     rows of one mm or mv, as torch's matmul does where `torch_folds` (the call decides: it reads requires_grad)."""
