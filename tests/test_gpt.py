@@ -179,6 +179,26 @@ def test_engine_and_twin_train_to_the_same_weights(device, dropout):
     assert backends[0].opt.param_groups[0]["lr"] == pytest.approx(backends[1].opt.param_groups[0]["lr"], rel=1e-15)
 
 
+@pytest.mark.parametrize("dropout", [0.0, 0.1])
+def test_in_float32_engine_and_twin_are_the_same_run_to_the_bit(dropout):
+    """float32 on the CPU: the engine's matrix products follow torch's kernels and summation order, so 8 steps
+    of AdamW with clipping and the schedule give bitwise the twin's losses and weights."""
+    cfg = TrainConfig(**{**TINY, "n_layer": 2, "steps": 8}, dropout=dropout, grad_clip=0.5)
+    arch = cfg.model(30)
+    backends = [make(cfg, arch, torch.device("cpu")) for make in (EngineBackend, TorchBackend)]
+    g = torch.Generator().manual_seed(0)
+    with cli.cpu_threads(1):
+        for _ in range(cfg.steps):
+            x, y = (torch.randint(0, 30, (8, 16), generator=g) for _ in range(2))
+            losses = []
+            for backend in backends:
+                torch.manual_seed(11)
+                losses.append(backend.train_step(x, y))
+            assert losses[0] == losses[1]
+    engine, twin = (b.core.state_dict() for b in backends)
+    assert all(torch.equal(engine[k], twin[k]) for k in engine)
+
+
 def test_the_twin_reaches_the_engines_validation_loss_within_one_percent(tmp_path):
     """float32 with dropout, a short real run of each backend from the same initialisation and batches."""
     histories = []
