@@ -80,7 +80,8 @@ class InplaceModificationError(RuntimeError):
 
 
 class HookHandle:
-    """Returned by register_hook / register_forward_hook: `remove()` takes the hook away again."""
+    """Returned by register_hook / register_forward_hook: `remove()` takes the hook away again, and so does
+    leaving a `with handle:` block (as torch's RemovableHandle)."""
 
     def __init__(self, hooks: list[Any] | dict[int, Any], key: Any) -> None:
         self._hooks, self._key = hooks, key
@@ -90,6 +91,12 @@ class HookHandle:
             self._hooks.pop(self._key, None)
         elif self._key in self._hooks:
             self._hooks.remove(self._key)
+
+    def __enter__(self) -> HookHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
 
 
 COMPLEX_UNSUPPORTED = (

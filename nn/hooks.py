@@ -31,8 +31,8 @@ _hook_ids = itertools.count()
 
 
 class RemovableHandle(HookHandle):
-    """What a module's `register_*_hook` returns, as torch's RemovableHandle: `remove()` takes the hook
-    away with its flags (`with_kwargs`, `always_call`), and `with handle:` removes it on leaving the block."""
+    """What a module's `register_*_hook` returns, as torch's RemovableHandle: `remove()` (or leaving a
+    `with handle:` block) takes the hook away with its flags (`with_kwargs`, `always_call`)."""
 
     def __init__(self, hooks: dict[int, Any], key: int, flags: Sequence[dict[int, bool]] = ()) -> None:
         super().__init__(hooks, key)
@@ -46,12 +46,6 @@ class RemovableHandle(HookHandle):
         super().remove()
         for flagged in self._flags:
             flagged.pop(self._key, None)
-
-    def __enter__(self) -> RemovableHandle:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.remove()
 
 
 def add_hook(

@@ -30,6 +30,16 @@ def test_variable_hooks_see_and_replace_gradients():
     assert len(seen) == 1
 
 
+def test_a_variable_hook_handle_removes_it_on_leaving_a_with_block():
+    x = ag.Variable(r(3), requires_grad=True)
+    seen = []
+    with x.register_hook(seen.append) as handle:
+        (x * 2).sum().backward()
+    assert len(seen) == 1 and isinstance(handle, ag.node.HookHandle)
+    (x * 2).sum().backward()  # removed: not called again, as torch's RemovableHandle
+    assert len(seen) == 1
+
+
 def test_leaf_hook_changes_accumulated_grad_and_shape_is_checked():
     x = ag.Variable(r(3), requires_grad=True)
     x.register_hook(lambda g: torch.zeros_like(g.data))
