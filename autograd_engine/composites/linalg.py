@@ -21,6 +21,7 @@ from .. import ops
 from ..dispatch import implements
 from ..ops import cholesky as _cholesky
 from ..ops import det, inverse, logabsdet, matmul, normalize_dim, normalize_dims, transpose
+from ..ops.core import outer as vector_outer
 from ..variable import Variable, unwrap
 from .elementwise import abs as _abs
 
@@ -113,16 +114,12 @@ def _rule(torch_fn: Any, names: str, compute: Callable[..., Any], doc: str, *ali
     return implements(torch_fn, getattr(torch.Tensor, torch_fn.__name__), *aliases)(rule)
 
 
-def _outer(a: Any, b: Any) -> Any:
-    return ops.mul(ops.reshape(a, shape=(-1, 1)), b)
-
-
 mm = _rule(torch.mm, "input mat2", matmul, "the matrix product of two matrices.")
 bmm = _rule(torch.bmm, "input mat2", matmul, "the batched matrix product of (b, n, m) and (b, m, p).")
 mv = _rule(torch.mv, "input vec", matmul, "matrix times vector.")
 dot = _rule(torch.dot, "input other", matmul, "the inner product of two vectors of one size.")
 vdot = _rule(torch.vdot, "input other", matmul, "the inner product of two vectors (real: as dot).")
-outer = _rule(torch.outer, "input vec2", _outer, "input[i] * vec2[j].", torch.ger, torch.Tensor.ger)
+outer = _rule(torch.outer, "input vec2", vector_outer, "input[i] * vec2[j].", torch.ger, torch.Tensor.ger)
 addmm = _rule(torch.addmm, "input mat1 mat2", ops.addmm, "beta * input + alpha * (mat1 @ mat2), one gemm.")
 addmv = _rule(torch.addmv, "input mat vec", ops.addmv, "beta * input + alpha * (mat @ vec), one gemv.")
 addr = _rule(torch.addr, "input vec1 vec2", ops.addr, "beta * input + alpha * outer(vec1, vec2), one kernel.")

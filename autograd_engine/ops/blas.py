@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from ..primitive import primitive
-from .core import expand, matmul, mm_mat1_grad, mm_mat2_grad, mul, reshape, sum_to, transpose
+from .core import expand, matmul, mm_mat1_grad, mm_mat2_grad, mul, outer, reshape, sum_to, transpose
 
 __all__ = ["addbmm", "addmm", "addmv", "addr", "baddbmm"]
 
@@ -51,7 +51,7 @@ def addmv(x, mat, vec, *, beta=1, alpha=1):
 
 addmv.defvjp(
     lambda g, ans, x, mat, vec, *, beta=1, alpha=1: sum_to(scaled(g, beta), x.shape),
-    lambda g, ans, x, mat, vec, *, beta=1, alpha=1: scaled(mul(reshape(g, shape=(-1, 1)), vec), alpha),
+    lambda g, ans, x, mat, vec, *, beta=1, alpha=1: scaled(outer(g, vec), alpha),
     lambda g, ans, x, mat, vec, *, beta=1, alpha=1: scaled(matmul(transpose(mat), g), alpha),
 )
 

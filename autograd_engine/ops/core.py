@@ -491,7 +491,7 @@ def _as_row(v: Any) -> Any:
     return reshape(v, shape=(1, *v.shape))
 
 
-def _outer(a: Any, b: Any) -> Any:
+def outer(a: Any, b: Any) -> Any:
     """a[i] * b[j] (torch's ger: one product per element, so any order gives its bits)."""
     return mul(reshape(a, shape=(a.shape[0], 1)), b)
 
@@ -569,7 +569,7 @@ def matmul_vjp_x(g, ans, x, y, *, fold=False):
     if x.ndim > 2 or y.ndim > 2:
         return _batched_grad(g, x, y, 0)
     if y.ndim == 1:  # dot or mv: products
-        return mul(g, y) if x.ndim == 1 else _outer(g, y)
+        return mul(g, y) if x.ndim == 1 else outer(g, y)
     if x.ndim == 1:  # torch's mm of x.unsqueeze(0)
         return reshaped(mm_mat1_grad(_as_row(g), layout(x).unsqueezed(), y), x.shape)
     return mm_mat1_grad(g, x, y)
@@ -628,7 +628,7 @@ def _rows_grad(g: Any, a: Layout, b: Layout, other: Any, wrt: int) -> Any:
     rows = a.rows()
     if b.ndim == 1:
         g = reshaped(g, rows.shape[:1])
-        grad = _outer(g, other) if wrt == 0 else matmul(transpose(reshaped(other, rows.shape)), g)
+        grad = outer(g, other) if wrt == 0 else matmul(transpose(reshaped(other, rows.shape)), g)
     else:
         g = reshaped(g, (rows.shape[0], b.shape[1]))
         grad = mm_mat1_grad(g, rows, other) if wrt == 0 else mm_mat2_grad(g, reshaped(other, rows.shape), b)
