@@ -75,8 +75,21 @@ def first_call_group(batch: int, device: str) -> Group:
     )
 
 
+def gpt_group(batch: int, device: str) -> Group:
+    """The GPT example's train step: the engine eager and compiled, against torch on the same model."""
+    return Group(
+        f"GPT train step (examples/gpt default model), batch {batch}",
+        {
+            v: workloads.gpt_train_step(v, batch, device)
+            for v in ("torch autograd", "torch.nn", "engine", "engine compiled")
+        },
+        baseline="torch autograd",
+        also="torch.nn",
+    )
+
+
 def build_groups(quick: bool, device: str = "cpu") -> list[Group]:
-    """The timed workloads; on CUDA only the train step and inference (the rest measure Python)."""
+    """The timed workloads; on CUDA only the train steps and inference (the rest measure Python)."""
     batches = [64] if quick else [64, 256]
     groups = []
     for b in batches:
@@ -125,6 +138,7 @@ def build_groups(quick: bool, device: str = "cpu") -> list[Group]:
                 baseline="torch.nn native conv",
             )
         )
+        groups.append(gpt_group(8 if quick else 32, device))
         return groups
     n = 200 if quick else 2_000
     groups.append(
@@ -156,18 +170,7 @@ def build_groups(quick: bool, device: str = "cpu") -> list[Group]:
                 baseline="torch",
             )
         )
-    gpt_batch = 8 if quick else 32
-    groups.append(
-        Group(
-            f"GPT train step (examples/gpt default model), batch {gpt_batch}",
-            {
-                v: workloads.gpt_train_step(v, gpt_batch)
-                for v in ("torch autograd", "torch.nn", "engine", "engine compiled")
-            },
-            baseline="torch autograd",
-            also="torch.nn",
-        )
-    )
+    groups.append(gpt_group(8 if quick else 32, device))
     groups.append(chain_backward_group(10_000 if quick else 100_000))
     if not quick:
         groups.append(

@@ -296,7 +296,7 @@ def activation(name: str, variant: str, shape: tuple[int, ...] = (256, 1024)) ->
 
 
 # --- the GPT example's train step, three ways ------------------------------------------------------
-def gpt_train_step(variant: str, batch: int = 32) -> Step:
+def gpt_train_step(variant: str, batch: int = 32, device: str = "cpu") -> Step:
     """One training step of examples/gpt's default model and options (forward, backward, clipping, AdamW, the
     schedule) on `batch` windows: 'engine' (ag.value_and_grad of the functional model, eager), 'engine compiled'
     (the same replayed by ag.compile, as `train` does by default), 'torch autograd' (the same functional model
@@ -312,10 +312,11 @@ def gpt_train_step(variant: str, batch: int = 32) -> Step:
     vocab = Vocab.of(corpus.train + corpus.val)
     model = cfg.model(len(vocab))
     x, y = random_windows(vocab.encode(corpus.train), cfg.context, batch, torch.Generator().manual_seed(0))
+    x, y = x.to(device), y.to(device)
     if variant != "torch autograd":
-        backend = make_backend(cfg, model, torch.device("cpu"))
+        backend = make_backend(cfg, model, torch.device(device))
         return lambda: backend.train_step(x, y)
-    params = tree_of({k: v.requires_grad_() for k, v in init_state(model, cfg.seed).items()})
+    params = tree_of({k: v.to(device).requires_grad_() for k, v in init_state(model, cfg.seed).items()})
     opt = torch.optim.AdamW(param_groups(named_leaves(params), cfg.weight_decay), lr=cfg.lr, betas=BETAS)
     schedule = make_schedule(torch.optim.lr_scheduler, opt, cfg)
     leaves = [p for _, p in named_leaves(params)]
