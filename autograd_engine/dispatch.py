@@ -98,7 +98,7 @@ LAZY_RULES = ["nn.functional"]
 that finds no rule: `import autograd_engine` alone is enough for `torch.nn.functional.relu(v)`."""
 
 
-def _load_lazy_rules() -> None:
+def load_lazy_rules() -> None:
     while LAZY_RULES:
         importlib.import_module(LAZY_RULES.pop())
 
@@ -107,7 +107,7 @@ def handle(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, An
     """Run the engine's rule for `func` (called by Variable.__torch_function__)."""
     rule = HANDLED.get(func)
     if rule is None and LAZY_RULES:
-        _load_lazy_rules()
+        load_lazy_rules()
         rule = HANDLED.get(func)
     if rule is None:
         name = torch_name(func)

@@ -46,6 +46,9 @@ class Primitive:
     tuple `(output, *residuals)` even for one: a fused kernel's by-products that its backward kernel reads
     (attention's log-sum-exp), kept by the node and passed to the VJPs as keyword arguments, as the
     residuals of `jax.custom_vjp`; so a residual may not share a name with a parameter of the forward.
+    `view` marks a forward that may return a view of its first input, as torch's view ops (reshape,
+    slicing, transposes): a Variable it returns remembers its base, so that in place writes to it reach
+    the base, as they do through torch's shared storage.
     """
 
     __slots__ = (
@@ -60,6 +63,7 @@ class Primitive:
         "residuals",
         "joint",
         "inputs",
+        "view",
     )
 
     def __init__(
@@ -68,10 +72,12 @@ class Primitive:
         saves: str | dict[str, str] = "",
         numbers_as_tensors: bool = False,
         residuals: str = "",
+        view: bool = False,
     ) -> None:
         self.name = forward.__name__
         self.forward = forward
         self.numbers_as_tensors = numbers_as_tensors
+        self.view = view
         self.vjps: Sequence[VJP | None] = _NoVJPs(self.name)
         self.joint: VJP | None = None
         signature = inspect.signature(forward)
@@ -233,6 +239,8 @@ class Primitive:
             result._node, result._requires_grad = self._record(args, raw, kwargs, out, trace), True
         else:
             result._node, result._requires_grad = None, False
+        if self.view and out._base is not None:  # it shares args[0]'s storage in torch: in place writes reach it
+            result._view = (args[0], self, kwargs)
         return result
 
     def _split_residuals(self, result: Any, raw: Sequence[Any], kwargs: dict[str, Any]) -> Any:
@@ -376,10 +384,12 @@ class _Pick:
 
 
 def primitive(
-    saves: str | dict[str, str] = "", numbers_as_tensors: bool = False, residuals: str = ""
+    saves: str | dict[str, str] = "", numbers_as_tensors: bool = False, residuals: str = "", view: bool = False
 ) -> Callable[[Callable[..., Any]], Primitive]:
-    """Decorator: turn a forward function on tensors into a `Primitive` named after it."""
-    return lambda forward: Primitive(forward, saves, numbers_as_tensors, residuals)
+    """Decorator: turn a forward function on tensors into a `Primitive` named after it. `view=True`: the
+    forward may return a view of its first input (as torch's view ops do), which in-place ops then write
+    through (see composites/indexing.in_place)."""
+    return lambda forward: Primitive(forward, saves, numbers_as_tensors, residuals, view)
 
 
 def describe(raw: Sequence[Any], kwargs: dict[str, Any] | None = None) -> str:

@@ -29,7 +29,9 @@ class Variable:
     accumulated gradient (a Variable) of a leaf after `backward()`.
     """
 
-    __slots__ = ("data", "grad", "name", "_node", "_requires_grad", "__weakref__")
+    __slots__ = ("data", "grad", "name", "_node", "_requires_grad", "_view", "__weakref__")
+    _view: tuple[Variable, Any, dict[str, Any]] | str  # set only on views: (base, view primitive, its kwargs)
+    # or, on a piece of split/chunk/unbind, torch's refusal to write it in place (composites/indexing.py)
     __hash__ = object.__hash__  # comparisons return tensors, identity stays the hash
     is_parameter = False  # nn.Parameter says True: the graph tools draw and scope parameters apart
 
@@ -177,8 +179,29 @@ class Variable:
     def tolist(self) -> Any:
         return self.data.tolist()
 
-    def numpy(self) -> Any:
-        return self.data.cpu().numpy()
+    def __getattr__(self, name: str) -> Any:
+        """Only for names not found: a torch.Tensor method whose rule lives above the engine (in
+        nn.functional, imported on first use: `v.relu_()` without `import nn`), or one with no rule, which
+        is named as such (an AttributeError, so that hasattr stays False)."""
+        from . import dispatch  # (dispatch imports this module)
+
+        if name.startswith("__") or not hasattr(torch.Tensor, name):
+            raise AttributeError(f"'Variable' object has no attribute '{name}'")
+        if dispatch.LAZY_RULES:
+            dispatch.load_lazy_rules()
+            if hasattr(type(self), name):
+                return getattr(self, name)
+        raise AttributeError(
+            f"torch.Tensor.{name} has no rule for Variables in autograd_engine, so it cannot be recorded "
+            "(docs/dispatch.md says how to give it one)"
+        )
+
+    def numpy(self, *, force: bool = False) -> Any:
+        """The values as a numpy array, as torch.Tensor.numpy: refused for a Variable that requires grad
+        (torch's RuntimeError) unless `force` (or after `.detach()`)."""
+        if self._requires_grad and not force:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        return self.data.numpy(force=force) if force else self.data.cpu().numpy()
 
     def __len__(self) -> int:
         return len(self.data)

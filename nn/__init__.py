@@ -1,6 +1,6 @@
 """nn: layers, losses and optimizers built only from autograd_engine ops (no backward methods)."""
 
-from . import containers, functional, layers, optim, parallel, utils
+from . import containers, func, functional, layers, modules, optim, parallel, utils
 from .containers import *  # noqa: F403
 from .layers import *  # noqa: F403
 from .layers import (  # noqa: F401  (named again for mypy, which does not follow two star imports)
@@ -8,7 +8,10 @@ from .layers import (  # noqa: F401  (named again for mypy, which does not follo
     ELU,
     GELU,
     GLU,
+    GRU,
+    LSTM,
     MSE,
+    RNN,
     SELU,
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
@@ -25,6 +28,14 @@ from .layers import (  # noqa: F401  (named again for mypy, which does not follo
     BatchNorm3d,
     BCELoss,
     BCEWithLogitsLoss,
+    Bilinear,
+    ChannelShuffle,
+    CircularPad1d,
+    CircularPad2d,
+    CircularPad3d,
+    ConstantPad1d,
+    ConstantPad2d,
+    ConstantPad3d,
     Conv1d,
     Conv2d,
     Conv3d,
@@ -32,6 +43,7 @@ from .layers import (  # noqa: F401  (named again for mypy, which does not follo
     ConvTranspose2d,
     ConvTranspose3d,
     CosineEmbeddingLoss,
+    CosineSimilarity,
     CrossEntropyLoss,
     Dropout,
     Dropout1d,
@@ -41,8 +53,10 @@ from .layers import (  # noqa: F401  (named again for mypy, which does not follo
     EmbeddingBag,
     FeatureAlphaDropout,
     Flatten,
+    Fold,
     GaussianNLLLoss,
     GroupNorm,
+    GRUCell,
     Hardshrink,
     Hardsigmoid,
     Hardswish,
@@ -64,6 +78,7 @@ from .layers import (  # noqa: F401  (named again for mypy, which does not follo
     LPPool1d,
     LPPool2d,
     LPPool3d,
+    LSTMCell,
     MarginRankingLoss,
     MaxPool1d,
     MaxPool2d,
@@ -78,13 +93,23 @@ from .layers import (  # noqa: F401  (named again for mypy, which does not follo
     MultiLabelSoftMarginLoss,
     MultiMarginLoss,
     NLLLoss,
+    PairwiseDistance,
     PixelShuffle,
     PixelUnshuffle,
     PoissonNLLLoss,
     PReLU,
+    ReflectionPad1d,
+    ReflectionPad2d,
+    ReflectionPad3d,
     ReLU,
     ReLU6,
+    ReplicationPad1d,
+    ReplicationPad2d,
+    ReplicationPad3d,
     RMSNorm,
+    RNNBase,
+    RNNCell,
+    RNNCellBase,
     RReLU,
     Sigmoid,
     SiLU,
@@ -99,18 +124,41 @@ from .layers import (  # noqa: F401  (named again for mypy, which does not follo
     Tanh,
     Tanhshrink,
     Threshold,
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
     TransposeConv2d,
     TripletMarginLoss,
     TripletMarginWithDistanceLoss,
     Unflatten,
+    Unfold,
     Upsample,
     UpsamplingBilinear2d,
     UpsamplingNearest2d,
+    ZeroPad1d,
+    ZeroPad2d,
+    ZeroPad3d,
 )
 from .module import Module, Parameter
 from .optim import SGD, Adam
 from .serialization import load, save
 
-__all__ = ["SGD", "Adam", "Module", "Parameter", "functional", "layers", "load", "optim", "parallel", "save", "utils"]
+__all__ = [
+    "SGD",
+    "Adam",
+    "Module",
+    "Parameter",
+    "func",
+    "functional",
+    "layers",
+    "load",
+    "modules",
+    "optim",
+    "parallel",
+    "save",
+    "utils",
+]
 __all__ += containers.__all__
 __all__ += layers.__all__

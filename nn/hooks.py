@@ -1,5 +1,6 @@
 """Module hooks, run as torch.nn.Module runs them: forward pre-hooks, forward hooks (`with_kwargs`,
-`always_call`) and full backward (pre-)hooks, around `forward` when a module has any.
+`always_call`) and full backward (pre-)hooks, around `forward` when a module has any; and the global hooks
+of torch.nn.modules.module (`register_module_forward_hook`, ...), which every module runs before its own.
 
 Backward hooks work as torch's `torch.utils.hooks.BackwardHook`: the positional inputs that require grad
 are joined under one graph node, and so are the outputs (`_Joined`). A node's gradient is complete only
@@ -28,6 +29,17 @@ if TYPE_CHECKING:
     from .module import Module
 
 _hook_ids = itertools.count()
+
+# The global hooks (torch.nn.modules.module's), run by every module before its own.
+_global_forward_pre_hooks: OrderedDict[int, Callable[..., Any]] = OrderedDict()
+_global_forward_hooks: OrderedDict[int, Callable[..., Any]] = OrderedDict()
+_global_forward_hooks_with_kwargs: dict[int, bool] = {}
+_global_forward_hooks_always_called: dict[int, bool] = {}
+_global_backward_pre_hooks: OrderedDict[int, Callable[..., Any]] = OrderedDict()
+_global_backward_hooks: OrderedDict[int, Callable[..., Any]] = OrderedDict()
+_global_buffer_registration_hooks: OrderedDict[int, Callable[..., Any]] = OrderedDict()
+_global_module_registration_hooks: OrderedDict[int, Callable[..., Any]] = OrderedDict()
+_global_parameter_registration_hooks: OrderedDict[int, Callable[..., Any]] = OrderedDict()
 
 
 class RemovableHandle(HookHandle):
@@ -61,22 +73,100 @@ def add_hook(
     return RemovableHandle(table, key, flags)
 
 
+def register_module_forward_pre_hook(hook: Callable[..., Any]) -> RemovableHandle:
+    """Call `hook(module, args)` before the forward of every module, before its own pre-hooks; a returned
+    value replaces the positional arguments (a value that is not a tuple is wrapped in one)."""
+    return add_hook(_global_forward_pre_hooks, hook, False)
+
+
+def register_module_forward_hook(
+    hook: Callable[..., Any], *, with_kwargs: bool = False, always_call: bool = False
+) -> RemovableHandle:
+    """Call `hook(module, args, output)` (`hook(module, args, kwargs, output)` with `with_kwargs`) after the
+    forward of every module, before its own forward hooks; a returned value replaces the output.
+    `always_call` runs it also when the call raises."""
+    flags = [_global_forward_hooks_with_kwargs] if with_kwargs else []
+    if always_call:
+        flags.append(_global_forward_hooks_always_called)
+    return add_hook(_global_forward_hooks, hook, False, flags)
+
+
+def register_module_full_backward_pre_hook(hook: Callable[..., Any]) -> RemovableHandle:
+    """`Module.register_full_backward_pre_hook` for every module, run before the module's own."""
+    return add_hook(_global_backward_pre_hooks, hook, False)
+
+
+def register_module_full_backward_hook(hook: Callable[..., Any]) -> RemovableHandle:
+    """`Module.register_full_backward_hook` for every module, run before the module's own."""
+    return add_hook(_global_backward_hooks, hook, False)
+
+
+def register_module_buffer_registration_hook(hook: Callable[..., Any]) -> RemovableHandle:
+    """Call `hook(module, name, buffer)` whenever any module registers a buffer (after the name checks); a
+    returned value is registered instead."""
+    return add_hook(_global_buffer_registration_hooks, hook, False)
+
+
+def register_module_module_registration_hook(hook: Callable[..., Any]) -> RemovableHandle:
+    """Call `hook(module, name, submodule)` whenever any module registers a child (also None); a returned
+    value is registered instead."""
+    return add_hook(_global_module_registration_hooks, hook, False)
+
+
+def register_module_parameter_registration_hook(hook: Callable[..., Any]) -> RemovableHandle:
+    """Call `hook(module, name, param)` whenever any module registers a parameter (also None); a returned
+    value is registered instead."""
+    return add_hook(_global_parameter_registration_hooks, hook, False)
+
+
+def run_registration_hooks(hooks: OrderedDict[int, Callable[..., Any]], module: Module, name: str, value: Any) -> Any:
+    """`value` after the global registration `hooks` (each may return a replacement)."""
+    for hook in list(hooks.values()):
+        output = hook(module, name, value)
+        if output is not None:
+            value = output
+    return value
+
+
+def has_call_hooks(module: Module) -> bool:
+    """Whether calling `module` runs any hook (its own or a global one)."""
+    return bool(
+        module._forward_pre_hooks
+        or module._forward_hooks
+        or module._backward_pre_hooks
+        or module._backward_hooks
+        or _global_forward_pre_hooks
+        or _global_forward_hooks
+        or _global_backward_pre_hooks
+        or _global_backward_hooks
+    )
+
+
+def _forward_hooks(module: Module) -> list[tuple[int, Callable[..., Any]]]:
+    return [*_global_forward_hooks.items(), *module._forward_hooks.items()]
+
+
+def _always_called(module: Module, key: int) -> bool:
+    return key in module._forward_hooks_always_called or key in _global_forward_hooks_always_called
+
+
 def call_with_hooks(module: Module, path: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """`module.forward(*args, **kwargs)` between the module's hooks, in torch's order: forward pre-hooks
-    (which may replace the arguments), the inputs joined for backward hooks, forward, forward hooks (which
-    may replace the output), the outputs joined. When any of it raises, the `always_call` forward hooks that
-    did not run yet run (their own errors become warnings) and the error propagates."""
+    """`module.forward(*args, **kwargs)` between the global and the module's hooks, in torch's order
+    (global ones first): forward pre-hooks (which may replace the arguments), the inputs joined for backward
+    hooks, forward, forward hooks (which may replace the output), the outputs joined. When any of it raises,
+    the `always_call` forward hooks that did not run yet run (their own errors become warnings) and the error
+    propagates."""
     result = None
     called: set[int] = set()
     try:
         args, kwargs = _run_pre_hooks(module, path, args, kwargs)
         backward = None
-        if module._backward_hooks or module._backward_pre_hooks:
+        if module._backward_hooks or module._backward_pre_hooks or _global_backward_hooks or _global_backward_pre_hooks:
             backward = BackwardHook(module, path)
             args = backward.setup_inputs(args)
         result = module.forward(*args, **kwargs)
-        for key, hook in list(module._forward_hooks.items()):
-            if key in module._forward_hooks_always_called:
+        for key, hook in _forward_hooks(module):
+            if _always_called(module, key):
                 called.add(key)
             replaced = _run_forward_hook(module, key, hook, args, kwargs, result)
             if replaced is not None:
@@ -84,8 +174,8 @@ def call_with_hooks(module: Module, path: str, args: tuple[Any, ...], kwargs: di
                 result = replaced
         return result if backward is None else backward.setup_outputs(result)
     except Exception:
-        for key, hook in list(module._forward_hooks.items()):
-            if key in module._forward_hooks_always_called and key not in called:
+        for key, hook in _forward_hooks(module):
+            if _always_called(module, key) and key not in called:
                 try:
                     _run_forward_hook(module, key, hook, args, kwargs, result)
                 except Exception as e:
@@ -102,7 +192,7 @@ def _run_pre_hooks(
 ) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """The arguments after the forward pre-hooks: `hook(module, args)` returns new args (a single value
     is wrapped in a tuple), one registered `with_kwargs` returns `(args, kwargs)`; None keeps them."""
-    for key, hook in list(module._forward_pre_hooks.items()):
+    for key, hook in [*_global_forward_pre_hooks.items(), *module._forward_pre_hooks.items()]:
         if key in module._forward_pre_hooks_with_kwargs:
             result = hook(module, args, kwargs)
             if result is None:
@@ -123,7 +213,7 @@ def _run_pre_hooks(
 def _run_forward_hook(
     module: Module, key: int, hook: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], result: Any
 ) -> Any:
-    if key in module._forward_hooks_with_kwargs:
+    if key in module._forward_hooks_with_kwargs or key in _global_forward_hooks_with_kwargs:
         return hook(module, args, kwargs, result)
     return hook(module, args, result)
 
@@ -216,12 +306,12 @@ class BackwardHook:
     """One call's full backward hooks, as torch.utils.hooks.BackwardHook: once the gradients of the
     outputs are known, the pre-hooks see them (`hook(module, grad_output)`, may return replacements); once
     those of the inputs are, the hooks see both (`hook(module, grad_input, grad_output)`, may return new
-    grad_input). The hooks registered when the module was called are the ones that run."""
+    grad_input). The hooks registered when the module was called are the ones that run, global ones first."""
 
     def __init__(self, module: Module, path: str) -> None:
         self.module, self.path = module, path
-        self.hooks = list(module._backward_hooks.values())
-        self.pre_hooks = list(module._backward_pre_hooks.values())
+        self.hooks = [*_global_backward_hooks.values(), *module._backward_hooks.values()]
+        self.pre_hooks = [*_global_backward_pre_hooks.values(), *module._backward_pre_hooks.values()]
         self.inputs: list[tuple[torch.Size, torch.dtype, torch.device] | None] = []  # tensors' (shape, dtype, device)
         self.input_join: _Joined | None = None
         self.output_join: _Joined | None = None

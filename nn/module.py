@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextvars
+import functools
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
@@ -13,7 +15,21 @@ from autograd_engine.primitive import describe
 from autograd_engine.scope import in_module, scope
 from autograd_engine.variable import unwrap
 
-from .hooks import RemovableHandle, add_hook, call_with_hooks
+from . import hooks as _hooks
+from .hooks import (  # noqa: F401  (the global hooks, spelled here and in nn.modules.module as in torch)
+    RemovableHandle,
+    add_hook,
+    call_with_hooks,
+    has_call_hooks,
+    register_module_buffer_registration_hook,
+    register_module_forward_hook,
+    register_module_forward_pre_hook,
+    register_module_full_backward_hook,
+    register_module_full_backward_pre_hook,
+    register_module_module_registration_hook,
+    register_module_parameter_registration_hook,
+    run_registration_hooks,
+)
 
 
 class Parameter(Variable):
@@ -53,6 +69,32 @@ def _remove(name: str, *tables: Any) -> None:
             table.pop(name, None)
 
 
+class _Loading:
+    """The copies of one `load_state_dict` call, held back until the whole load is known to succeed, so
+    that a failed load changes nothing. Before a load post-hook runs, the copies so far are made (the hook
+    sees the loaded module, as in torch), keeping the old values to restore if the load then fails."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.backups: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def flush(self, keep_backups: bool) -> None:
+        with torch.no_grad():
+            for target, value in self.pending:
+                if keep_backups:
+                    self.backups.append((target, target.clone()))
+                target.copy_(value)
+        self.pending.clear()
+
+    def rollback(self) -> None:
+        with torch.no_grad():
+            for target, old in reversed(self.backups):
+                target.copy_(old)
+
+
+_loading: contextvars.ContextVar[_Loading | None] = contextvars.ContextVar("_loading", default=None)
+
+
 def _addindent(text: str) -> str:
     """Indent every line of a child's repr but the first by two spaces, as torch prints nested modules."""
     return text.replace("\n", "\n  ")
@@ -67,6 +109,7 @@ class Module:
     """
 
     training: bool
+    _version: int = 1  # a module's state-dict layout version, in its state dict's `_metadata` (torch's)
 
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", OrderedDict())
@@ -74,9 +117,23 @@ class Module:
         object.__setattr__(self, "_non_persistent_buffers_set", set())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_label", None)
-        for table in ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks", "_backward_hooks"):
+        for table in (
+            "_forward_pre_hooks",
+            "_forward_hooks",
+            "_backward_pre_hooks",
+            "_backward_hooks",
+            "_state_dict_pre_hooks",
+            "_state_dict_hooks",
+            "_load_state_dict_pre_hooks",
+            "_load_state_dict_post_hooks",
+        ):
             object.__setattr__(self, table, OrderedDict())
-        for flags in ("_forward_pre_hooks_with_kwargs", "_forward_hooks_with_kwargs", "_forward_hooks_always_called"):
+        for flags in (
+            "_forward_pre_hooks_with_kwargs",
+            "_forward_hooks_with_kwargs",
+            "_forward_hooks_always_called",
+            "_state_dict_hooks_returning_none",
+        ):
             object.__setattr__(self, flags, {})
         self.training = True
 
@@ -107,8 +164,15 @@ class Module:
             raise TypeError(
                 f"cannot assign '{torch.typename(param)}' object to parameter '{name}' (nn.Parameter or None required)"
             )
-        if param is not None and param.name is None:
-            param.name = name
+        self._set_parameter(name, param)
+
+    def _set_parameter(self, name: str, param: Parameter | None) -> None:
+        """Store `param` under `name`, after the global parameter-registration hooks (not run for None, as in
+        torch)."""
+        if param is not None:
+            param = run_registration_hooks(_hooks._global_parameter_registration_hooks, self, name, param)
+            if param.name is None:
+                param.name = name
         self._parameters[name] = param
 
     def register_buffer(self, name: str, tensor: torch.Tensor | None, persistent: bool = True) -> None:
@@ -122,7 +186,7 @@ class Module:
                 f"cannot assign '{torch.typename(tensor)}' object to buffer '{name}' "
                 f"(torch Tensor or None required{hint})"
             )
-        self._buffers[name] = tensor
+        self._buffers[name] = run_registration_hooks(_hooks._global_buffer_registration_hooks, self, name, tensor)
         if persistent:
             self._non_persistent_buffers_set.discard(name)
         else:
@@ -140,7 +204,9 @@ class Module:
         self.add_module(name, module)
 
     def _adopt(self, name: str, module: Module | None) -> None:
-        """Store a child under `name`; its graph scope is named after that place ('0:Conv2d')."""
+        """Store a child under `name` (after the global module-registration hooks); its graph scope is named
+        after that place ('0:Conv2d')."""
+        module = run_registration_hooks(_hooks._global_module_registration_hooks, self, name, module)
         if module is not None:
             object.__setattr__(module, "_label", f"{name}:{type(module).__name__}")
         self._modules[name] = module
@@ -159,7 +225,7 @@ class Module:
                 raise TypeError(
                     f"cannot assign '{torch.typename(value)}' as parameter '{name}' (nn.Parameter or None expected)"
                 )
-            params[name] = None
+            self._set_parameter(name, None)
         elif isinstance(value, Module):
             self._initialised("module")
             _remove(name, self.__dict__, params, self._buffers, self._non_persistent_buffers_set)
@@ -169,12 +235,12 @@ class Module:
                 raise TypeError(
                     f"cannot assign '{torch.typename(value)}' as child module '{name}' (nn.Module or None expected)"
                 )
-            self._modules[name] = None
+            self._adopt(name, None)
         elif params is not None and name in self._buffers:
             self.register_buffer(name, value, name not in self._non_persistent_buffers_set)
         elif params is not None and value is None and name in ("weight", "bias"):
             _remove(name, self.__dict__)
-            params[name] = None
+            self._set_parameter(name, None)
         else:
             object.__setattr__(self, name, value)
 
@@ -212,7 +278,7 @@ class Module:
         )
         with scope(self._label or type(self).__name__) as path:
             try:
-                if self._forward_pre_hooks or self._forward_hooks or self._backward_pre_hooks or self._backward_hooks:
+                if has_call_hooks(self):
                     return call_with_hooks(self, path, args, kwargs)
                 return self.forward(*args, **kwargs)
             except (RuntimeError, ValueError, TypeError, IndexError) as e:
@@ -447,66 +513,199 @@ class Module:
         return self._apply(convert)
 
     # --- state -------------------------------------------------------------------------------
-    def _own_state(self) -> Iterator[tuple[str, Any]]:
+    def _own_state(self) -> dict[str, Any]:
         """This module's own state-dict entries in torch's order: parameters, then persistent buffers."""
-        for name, param in self._parameters.items():
-            if param is not None:
-                yield name, param
-        for name, buffer in self._buffers.items():
-            if buffer is not None and name not in self._non_persistent_buffers_set:
-                yield name, buffer
+        params = ((name, p) for name, p in self._parameters.items() if p is not None)
+        buffers = (
+            (name, b)
+            for name, b in self._buffers.items()
+            if b is not None and name not in self._non_persistent_buffers_set
+        )
+        return dict([*params, *buffers])
+
+    def _save_to_state_dict(self, destination: dict[str, Any], prefix: str, keep_vars: bool) -> None:
+        """Put this module's own entries (not its children's) into `destination`, as torch's method of the
+        name (the one a subclass overrides to save differently)."""
+        for name, value in self._own_state().items():
+            destination[prefix + name] = value if keep_vars else unwrap(value).detach()
 
     def state_dict(
         self, *, destination: dict[str, Any] | None = None, prefix: str = "", keep_vars: bool = False
     ) -> dict[str, Any]:
         """Parameter and persistent-buffer tensors under torch.nn's keys and order ('0.weight', '1.running_mean',
-        ...; module by module), so it loads into the equal torch model. `keep_vars` keeps the Parameters."""
-        out: dict[str, Any] = OrderedDict() if destination is None else destination
-        for name, value in self._own_state():
-            out[prefix + name] = value if keep_vars else unwrap(value).detach()
+        ...; module by module), so it loads into the equal torch model. `keep_vars` keeps the Parameters.
+        As in torch, each module runs its state-dict pre-hooks before saving and its post-hooks after its
+        children, and a new dict carries `_metadata` (each module's version, under its prefix)."""
+        if destination is None:
+            destination = OrderedDict()
+            destination._metadata = OrderedDict()  # type: ignore[attr-defined]
+        local_metadata: dict[str, Any] = {"version": self._version}
+        saved_metadata = getattr(destination, "_metadata", None)
+        if saved_metadata is not None:
+            saved_metadata[prefix[:-1]] = local_metadata
+        for hook in list(self._state_dict_pre_hooks.values()):
+            hook(self, prefix, keep_vars)
+        self._save_to_state_dict(destination, prefix, keep_vars)
         for name, child in self._modules.items():
             if child is not None:
-                child.state_dict(destination=out, prefix=f"{prefix}{name}.", keep_vars=keep_vars)
-        return out
+                child.state_dict(destination=destination, prefix=f"{prefix}{name}.", keep_vars=keep_vars)
+        for key, hook in list(self._state_dict_hooks.items()):
+            result = hook(self, destination, prefix, local_metadata)
+            if key in self._state_dict_hooks_returning_none:
+                if result is not None:
+                    raise RuntimeError("state_dict post-hook must return None")
+            elif result is not None:
+                destination = result
+        return destination
+
+    def register_state_dict_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """Call `hook(module, prefix, keep_vars)` when `state_dict` reaches this module, before it saves."""
+        return add_hook(self._state_dict_pre_hooks, hook, False)
+
+    def register_state_dict_post_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """Call `hook(module, state_dict, prefix, local_metadata)` once this module and its children are in
+        the state dict; it may change the dict in place and must return None (RuntimeError otherwise)."""
+        return add_hook(self._state_dict_hooks, hook, False, [self._state_dict_hooks_returning_none])
+
+    def _register_state_dict_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """torch's older (private) post-hook: like `register_state_dict_post_hook`, but a dict it returns
+        replaces the state dict (which only the module that `state_dict` was called on returns)."""
+        return add_hook(self._state_dict_hooks, hook, False)
+
+    def register_load_state_dict_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """Call `hook(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+        error_msgs)` when `load_state_dict` reaches this module, before its own keys are read: `state_dict`
+        holds the keys under `prefix` and may be changed in place (renaming legacy keys, say); what is added to
+        the lists is reported (`strict` is True, as torch passes it)."""
+        return self._register_load_state_dict_pre_hook(hook, with_module=True)
+
+    def _register_load_state_dict_pre_hook(
+        self, hook: Callable[..., Any], with_module: bool = False
+    ) -> RemovableHandle:
+        """torch's private form: without `with_module` the hook is called without the module argument."""
+        return add_hook(self._load_state_dict_pre_hooks, functools.partial(hook, self) if with_module else hook, False)
+
+    def register_load_state_dict_post_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """Call `hook(module, incompatible_keys)` once this module and its children are loaded (before the
+        strict check): it may change `incompatible_keys.missing_keys` / `unexpected_keys` in place, which
+        decides whether a strict load fails; it must return None (AssertionError otherwise)."""
+        return add_hook(self._load_state_dict_post_hooks, hook, False)
+
+    def _load_from_state_dict(
+        self,
+        state_dict: dict[str, Any],
+        prefix: str,
+        local_metadata: dict[str, Any],
+        strict: bool,
+        missing_keys: list[str],
+        unexpected_keys: list[str],
+        error_msgs: list[str],
+    ) -> None:
+        """Load this module's own entries (not its children's) from `state_dict`, as torch's method of the
+        name: run the load pre-hooks, check each entry (a tensor of the right shape, else a message in
+        `error_msgs`) and note the keys this module lacks or does not know. Within `load_state_dict` the
+        copies wait until the whole load is known to succeed."""
+        for hook in list(self._load_state_dict_pre_hooks.values()):
+            hook(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
+        own = self._own_state()
+        loading = _loading.get()
+        for name, target in own.items():
+            key = prefix + name
+            if key not in state_dict:
+                if strict:
+                    missing_keys.append(key)
+                continue
+            value, target = unwrap(state_dict[key]), unwrap(target)
+            if not isinstance(value, torch.Tensor):
+                error_msgs.append(
+                    f'While copying the parameter named "{key}", expected torch.Tensor or Tensor-like object '
+                    f"from checkpoint but received {type(value)}"
+                )
+                continue
+            if target.dim() == 0 and value.shape == (1,):
+                value = value[0]  # a scalar saved as a 1-element vector (torch 0.3), which torch still loads
+            if value.shape != target.shape:
+                error_msgs.append(
+                    f"size mismatch for {key}: copying a param with shape {value.shape} from checkpoint, "
+                    f"the shape in current model is {target.shape}."
+                )
+            elif loading is None:
+                with torch.no_grad():
+                    target.copy_(value)
+            else:
+                loading.pending.append((target, value))
+        if strict:
+            for key in state_dict:
+                if key.startswith(prefix):
+                    head, dot, _ = key[len(prefix) :].partition(".")
+                    if (self._modules.get(head) is None) if dot else (head not in own):
+                        unexpected_keys.append(key)
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> _IncompatibleKeys:
         """Copy tensors into the parameters and persistent buffers (in place, keeping device and dtype), as
         torch.nn does: returns the missing and unexpected keys (`strict=False`; with `strict` they raise).
-        Everything is checked before anything is copied, so nothing loads on error; the RuntimeError names
-        every bad key."""
+        Module by module as torch (`_load_from_state_dict` and the load hooks), but nothing is copied until
+        everything checked out, so nothing loads on error; the RuntimeError names every bad key."""
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
-        own = {name: unwrap(value) for name, value in self.state_dict(keep_vars=True).items()}
-        missing = [k for k in own if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in own]
-        errors = []
-        if strict and missing:
-            errors.append("Missing key(s) in state_dict: {}. ".format(", ".join(f'"{k}"' for k in missing)))
-        if strict and unexpected:
-            errors.append("Unexpected key(s) in state_dict: {}. ".format(", ".join(f'"{k}"' for k in unexpected)))
-        values = {}
-        for name, target in own.items():
-            if name not in state_dict:
-                continue
-            value = unwrap(state_dict[name])
-            if not isinstance(value, torch.Tensor):
-                errors.append(
-                    f'While copying the parameter named "{name}", expected torch.Tensor or Tensor-like object '
-                    f"from checkpoint but received {type(value)}"
+        metadata = getattr(state_dict, "_metadata", None)
+        state_dict = OrderedDict(state_dict)  # (a copy: the pre-hooks may change it)
+        if metadata is not None:
+            state_dict._metadata = metadata  # type: ignore[attr-defined]
+        missing: list[str] = []
+        unexpected: list[str] = []
+        errors: list[str] = []
+        loading = _Loading()
+        token = _loading.set(loading)
+        try:
+            self._load_tree(state_dict, "", metadata, loading, missing, unexpected, errors)
+            if strict and unexpected:
+                errors.insert(
+                    0, "Unexpected key(s) in state_dict: {}. ".format(", ".join(f'"{k}"' for k in unexpected))
                 )
-            elif value.shape != target.shape:
-                errors.append(
-                    f"size mismatch for {name}: copying a param with shape {value.shape} from checkpoint, "
-                    f"the shape in current model is {target.shape}."
+            if strict and missing:
+                errors.insert(0, "Missing key(s) in state_dict: {}. ".format(", ".join(f'"{k}"' for k in missing)))
+            if errors:
+                raise RuntimeError(
+                    f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors)
                 )
-            else:
-                values[name] = value
-        if errors:
-            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
-        with torch.no_grad():
-            for name, value in values.items():
-                own[name].copy_(value)
+            loading.flush(keep_backups=False)
+        except BaseException:
+            loading.rollback()
+            raise
+        finally:
+            _loading.reset(token)
         return _IncompatibleKeys(missing, unexpected)
+
+    def _load_tree(
+        self,
+        state_dict: dict[str, Any],
+        prefix: str,
+        metadata: Mapping[str, Any] | None,
+        loading: _Loading,
+        missing: list[str],
+        unexpected: list[str],
+        errors: list[str],
+    ) -> None:
+        """torch's recursive `load`: this module's entries, then each child's (from the keys under its prefix,
+        as this module's pre-hooks left them), then this module's load post-hooks."""
+        local_metadata = {} if metadata is None else metadata.get(prefix[:-1], {})
+        self._load_from_state_dict(state_dict, prefix, local_metadata, True, missing, unexpected, errors)
+        for name, child in self._modules.items():
+            if child is not None:
+                child_prefix = f"{prefix}{name}."
+                child_state = {k: v for k, v in state_dict.items() if k.startswith(child_prefix)}
+                child._load_tree(child_state, child_prefix, metadata, loading, missing, unexpected, errors)
+        if not self._load_state_dict_post_hooks:
+            return
+        loading.flush(keep_backups=True)
+        incompatible = _IncompatibleKeys(missing, unexpected)
+        for hook in list(self._load_state_dict_post_hooks.values()):
+            if hook(self, incompatible) is not None:
+                raise AssertionError(
+                    "Hooks registered with ``register_load_state_dict_post_hook`` are not expected to return new "
+                    "values, if incompatible_keys need to be modified, it should be done inplace."
+                )
 
     # --- display -----------------------------------------------------------------------------
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:

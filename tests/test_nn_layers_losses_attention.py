@@ -272,10 +272,15 @@ def test_loss_weights_are_buffers_as_in_torch(name, kwargs):
     assert repr(ours) == repr(theirs)
 
 
-def test_mse_keeps_its_names_and_positional_reduction():
-    assert MSELoss is MSE
+def test_the_course_mse_takes_the_reduction_first_and_mseloss_is_torchs():
     a, b = _r(3, 4), _r(3, 4, seed=1)
+    assert isinstance(MSE(), MSELoss) and repr(MSELoss()) == repr(torch.nn.MSELoss()) == "MSELoss()"
     torch.testing.assert_close(MSE("sum")(a, b), torch.nn.MSELoss(reduction="sum")(a, b), **TOL)
+    with pytest.warns(UserWarning, match="size_average and reduce args will be deprecated"):
+        theirs = torch.nn.MSELoss("sum")  # torch: a string in size_average's place is true: the mean
+    with pytest.warns(UserWarning, match="size_average and reduce args will be deprecated"):
+        ours = MSELoss("sum")
+    assert ours.reduction == theirs.reduction == "mean"
 
 
 @pytest.mark.parametrize("size_average,reduce", [(False, None), (None, False), (True, True), (False, True)])

@@ -389,3 +389,95 @@ def test_every_activation_is_in_nn_functional():
     for name in activation.__all__:
         assert getattr(nnf, name) is getattr(activation, name)
         assert hasattr(F, name) or hasattr(torch, name), name
+
+
+# --- torch's bits: silu, mish and tanh's backward on torch's fused kernels ------------------------------
+def _torch_vjp(fn: Callable[..., Any], g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """torch's VJP of fn with create_graph (differentiable: torch has no derivative of silu_backward or
+    mish_backward, and differentiates its composite formulas instead)."""
+    return torch.autograd.grad(fn(x), x, g, create_graph=True)[0]
+
+
+BACKWARD_CASES = [
+    (
+        "silu_backward",
+        lambda g, a: ops.silu_backward(g, a),
+        lambda g, a: _torch_vjp(F.silu, g, a),
+        [r(4, 5), r(4, 5, scale=3)],
+    ),
+    (
+        "mish_backward",
+        lambda g, a: ops.mish_backward(g, a),
+        lambda g, a: _torch_vjp(F.mish, g, a),
+        [r(4, 5), r(4, 5, scale=3)],
+    ),
+    (
+        "tanh_backward",
+        lambda g, y: ops.tanh_backward(g, y),
+        lambda g, y: torch.ops.aten.tanh_backward(g, y),
+        [r(4, 5), torch.tanh(r(4, 5))],
+    ),
+]
+
+
+@pytest.mark.parametrize("name,engine_fn,torch_fn,inputs", BACKWARD_CASES, ids=[c[0] for c in BACKWARD_CASES])
+def test_backward_primitives_match_torch_autograd(name, engine_fn, torch_fn, inputs, device):
+    compare_with_torch(engine_fn, torch_fn, [x.to(device) for x in inputs])
+
+
+CASES = [*CASES, *BACKWARD_CASES]  # read by tests/test_primitives.py's coverage check
+
+BITWISE = {
+    "silu": F.silu,
+    "silu-module": torch.nn.SiLU(),
+    "mish": F.mish,
+    "mish-module": torch.nn.Mish(),
+    "tanh": torch.tanh,
+    "tanh-method": lambda a: a.tanh(),
+}
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+@pytest.mark.parametrize("name", list(BITWISE))
+def test_silu_mish_tanh_are_torchs_bits_and_second_order_close(name, dtype):
+    """Values and gradients torch.equal to torch's (its fused kernels); the second order (which torch
+    takes through its composite formulas when create_graph=True) close."""
+    fn = BITWISE[name]
+    gen = torch.Generator().manual_seed(1)
+    x, v, w = (torch.randn(3000, generator=gen, dtype=dtype) * s for s in (4.0, 1.0, 1.0))
+    xt, xe = x.clone().requires_grad_(), ag.Variable(x.clone(), requires_grad=True)
+    yt, ye = fn(xt), fn(xe)
+    assert torch.equal(ye.data, yt.detach())
+    yt.backward(v)
+    ye.backward(v)
+    assert torch.equal(xe.grad.data, xt.grad)
+    (gt,) = torch.autograd.grad(fn(xt), xt, v, create_graph=True)
+    (ht,) = torch.autograd.grad((gt * w).sum(), xt)
+    _, ge, he = _derivatives(fn, x, v, w)
+    tol = TOLERANCE[dtype]
+    torch.testing.assert_close(ge, gt.detach(), rtol=tol, atol=tol)
+    torch.testing.assert_close(he, ht, rtol=tol * 10, atol=tol * 10)
+
+
+def _silu_composite(x: Any) -> Any:
+    return x * ops.sigmoid(x)
+
+
+def _mish_composite(x: Any) -> Any:
+    return x * ag.tanh(ag.softplus(x))
+
+
+def _tanh_composite(x: Any) -> Any:
+    return 2.0 * ops.sigmoid(2.0 * x) - 1.0
+
+
+@pytest.mark.parametrize(
+    "fused,composite",
+    [(ops.silu, _silu_composite), (ops.mish, _mish_composite), (ag.tanh, _tanh_composite)],
+    ids=["silu", "mish", "tanh_backward"],
+)
+def test_silu_mish_tanh_primitives_equal_their_composites(fused, composite):
+    x = r(6, 7, scale=4)
+    v, w = r(6, 7), r(6, 7)
+    for a, b in zip(_derivatives(fused, x, v, w), _derivatives(composite, x, v, w)):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)

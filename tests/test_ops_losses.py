@@ -307,10 +307,14 @@ def test_kl_div_mean_warns_as_torch():
         F.kl_div(ag.Variable(r(2, 3)), dist(2, 3))
 
 
-def test_a_reduction_in_size_average_place_is_the_reduction():
-    """This library's earlier mse_loss(input, target, reduction) still means what it says."""
+def test_a_string_in_size_average_place_is_read_as_torch_reads_it():
+    """torch reads mse_loss(input, target, "sum") as size_average="sum", which is true: the mean."""
     x, y = r(3), r(3)
-    torch.testing.assert_close(F.mse_loss(ag.Variable(x), y, "sum").data, F.mse_loss(x, y, reduction="sum"))
+    with pytest.warns(UserWarning, match="size_average and reduce args will be deprecated"):
+        expected = torch.nn.functional.mse_loss(x, y, "sum")
+    with pytest.warns(UserWarning, match="size_average and reduce args will be deprecated"):
+        got = F.mse_loss(ag.Variable(x), y, "sum")
+    assert torch.equal(got.data, expected)
 
 
 X = r(4, 5)

@@ -472,8 +472,10 @@ def in_place(name: str, out_of_place: Callable[..., Any], self: Any, *args: Any,
     While recording, a Variable that requires grad or is given one gets the result of `out_of_place`,
     and its node: the same Python object now holds the new values and differentiates to both the old
     ones and the arguments (the old tensor is left as it was, so what backward saved stays valid). A leaf
-    that requires grad is refused, as in torch. Otherwise (and under ag.no_grad or torch.no_grad, as for
-    initialising parameters) the method runs on the tensors themselves."""
+    that requires grad is refused, as in torch, and so is a view of one. A view (`y[1:3]`, `y.view(-1)`,
+    `y.t()`, ...) passes the new values on to its base, which it shares storage with in torch (see
+    `rebind`). Otherwise (and under ag.no_grad or torch.no_grad, as for initialising parameters) the
+    method runs on the tensors themselves, whose storage views share."""
     recording = is_grad_enabled() and torch.is_grad_enabled() and _requires_grad((self, *args, *kwargs.values()))
     if not recording:
         getattr(unwrap(self), name)(*unwrap_all(args), **{k: unwrap_all(v) for k, v in kwargs.items()})
@@ -486,14 +488,69 @@ def in_place(name: str, out_of_place: Callable[..., Any], self: Any, *args: Any,
         )
     if self.is_leaf and self._requires_grad:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+    base = _base_of(self)
+    while base is not None:
+        if base.is_leaf and base._requires_grad:
+            raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
+        base = _base_of(base)
     result = out_of_place(self, *args, **kwargs)
     if result.shape != self.shape:
         raise RuntimeError(
             f"torch.Tensor.{name}: the result's shape {tuple(result.shape)} differs from the shape "
             f"{tuple(self.shape)} of the Variable it would be written into"
         )
-    self.data, self._node, self._requires_grad = result.data, result._node, result._requires_grad
+    rebind(self, result)
     return self
+
+
+def _base_of(v: Variable) -> Variable | None:
+    view = getattr(v, "_view", None)  # a slot set on view results only
+    if isinstance(view, str):  # a piece of split, chunk or unbind: torch's refusal, see `refuse_in_place`
+        raise RuntimeError(view)
+    return None if view is None else view[0]
+
+
+def refuse_in_place(pieces: tuple[Any, ...], function: str) -> tuple[Any, ...]:
+    """Mark the views a multi-view function (split, chunk, unbind) returns: writing one in place while
+    recording is torch's RuntimeError (torch's autograd cannot rebase several views of one base), worded
+    by whether the split was recorded."""
+    why = (
+        "This view is the output of a function that returns multiple views. Such functions do not allow the "
+        "output views to be modified inplace. You should replace the inplace operation by an out-of-place one."
+    )
+    for i, piece in enumerate(pieces):
+        if isinstance(piece, Variable):
+            piece._view = (
+                f"Output {i} of {function} is a view and is being modified inplace. {why}"
+                if piece._requires_grad
+                else f"A view was created in no_grad mode and is being modified inplace with grad mode enabled. {why}"
+            )
+    return pieces
+
+
+def rebind(target: Variable, value: Variable) -> None:
+    """`target` (the same Python object) now holds `value`'s data and node. Where `target` is a view of a
+    base Variable, the base (and its own base, and so on) takes the new values at the positions the view
+    reads, as torch's shared storage would: base = index_put(base, positions, value), so the base's
+    gradient flows to its old values elsewhere and to `value` there (torch's CopySlices)."""
+    view = getattr(target, "_view", None)
+    if view is not None:
+        base, prim, kwargs = view
+        rebind(base, _write_through(base, prim, kwargs, value))
+    target.data, target._node, target._requires_grad = value.data, value._node, value._requires_grad
+
+
+def _write_through(base: Variable, prim: Any, kwargs: dict[str, Any], value: Variable) -> Variable:
+    """`base` with `value` written where the view `prim(base, **kwargs)` reads it."""
+    positions = torch.arange(base.numel(), device=base.device).reshape(base.shape)
+    where = prim.forward(positions, **kwargs).reshape(-1)  # the view, replayed on base's flat positions
+    if where.numel() != torch.unique(where).numel():  # an expanded or overlapping view (expand, unfold)
+        raise RuntimeError(
+            "unsupported operation: more than one element of the written-to tensor refers to a single memory "
+            "location. Please clone() the tensor before performing the operation."
+        )
+    flat = ops.index_put(ops.reshape(base, shape=(-1,)), ops.reshape(value, shape=(-1,)), index=(where,))
+    return ops.reshape(flat, shape=tuple(base.shape))
 
 
 def _assign(x: Any, index: Any, value: Any) -> Any:

@@ -3,10 +3,11 @@
 Products (mm, bmm, mv, dot, outer, einsum, tensordot, kron, ...) are compositions of matmul, mul,
 permute, reshape, getitem and sum. The add* family (addmm, addmv, addr, baddbmm, addbmm) are primitives
 (`ops/blas.py`): torch's one BLAS kernel each, which rounds otherwise than a product then an addition.
-inverse, det, slogdet, solve, cholesky and eigh rest on the primitives of `ops/linalg.py`, and pinv (of
-full-rank matrices) on solve. What needs singular values (svd, the nuclear and spectral norms) raises an
-error naming itself. Each function first runs torch's own function on shape-only ("meta") copies of its
-inputs, so a bad argument raises exactly what torch raises.
+inverse, det, slogdet, solve, cholesky, eigh, svd, qr, matrix_exp and lstsq rest on the primitives of
+`ops/linalg.py` (the decompositions' factors packed in one output, split here into torch's named tuples);
+svdvals, pinv, cond and the nuclear and spectral norms are composed on svd as torch composes them. Each
+function first runs torch's own function on shape-only ("meta") copies of its inputs, so a bad argument
+raises exactly what torch raises.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ import torch
 
 from .. import ops
 from ..dispatch import implements
+from ..grad_mode import is_grad_enabled
 from ..ops import cholesky as _cholesky
 from ..ops import det, inverse, logabsdet, matmul, normalize_dim, normalize_dims, transpose
 from ..ops.core import outer as vector_outer
+from ..ops.linalg import pinv as _pinv
 from ..variable import Variable, unwrap
 from .elementwise import abs as _abs
 
@@ -32,6 +35,7 @@ __all__ = [
     "addr",
     "bmm",
     "chain_matmul",
+    "cond",
     "cholesky",
     "cholesky_inverse",
     "cholesky_solve",
@@ -49,19 +53,28 @@ __all__ = [
     "linalg_diagonal",
     "linalg_norm",
     "logdet",
+    "lstsq",
+    "Lstsq",
     "matmul",
     "matrix_norm",
     "matrix_power",
+    "matrix_rank",
     "mm",
     "multi_dot",
     "mv",
     "outer",
     "pinv",
     "pinverse",
+    "qr",
+    "QR",
     "SignLogAbsDet",
     "slogdet",
     "solve",
     "solve_triangular",
+    "svd",
+    "Svd",
+    "SvdV",
+    "svdvals",
     "tensordot",
     "trace",
     "vdot",
@@ -429,6 +442,159 @@ def logdet(input: Any) -> Any:  # noqa: A002
     return ops.add(log_abs, torch.log(unwrap(sign)))
 
 
+# --- decompositions: svd, qr, matrix_exp, lstsq (one packed primitive each, split here) -------------
+class Svd(NamedTuple):
+    """What torch.linalg.svd returns (torch.return_types.linalg_svd): U, the descending singular values S
+    and Vh, all differentiable."""
+
+    U: Any
+    S: Any
+    Vh: Any
+
+
+class SvdV(NamedTuple):
+    """What torch.svd returns (torch.return_types.svd): U, S and V = Vh^T (not Vh)."""
+
+    U: Any
+    S: Any
+    V: Any
+
+
+class QR(NamedTuple):
+    """What torch.linalg.qr and torch.qr return (torch.return_types.linalg_qr): Q and the upper-triangular R."""
+
+    Q: Any
+    R: Any
+
+
+class Lstsq(NamedTuple):
+    """What torch.linalg.lstsq returns (torch.return_types.linalg_lstsq): the solution (differentiable), and
+    residuals, rank and singular_values as torch's driver gives them (constants, empty where it computes none)."""
+
+    solution: Any
+    residuals: Any
+    rank: Any
+    singular_values: Any
+
+
+def _records(x: Any) -> bool:
+    """Whether an op on x records a gradient (torch computes some results only then, as svdvals U and V)."""
+    return isinstance(x, Variable) and x.requires_grad and is_grad_enabled()
+
+
+def _constant(value: torch.Tensor, like: Any) -> Any:
+    """A result torch gives no gradient: a Variable beside Variables, else the tensor."""
+    return Variable(value) if isinstance(like, Variable) else value
+
+
+@implements(torch.linalg.svd)
+def svd(A: Any, full_matrices: bool = True, *, driver: str | None = None) -> Svd:  # noqa: N803 (torch's name)
+    """U, S, Vh with A = U diag(S) Vh: U (m, k) and Vh (k, n), k = min(m, n), or square with `full_matrices`
+    (whose extra columns get no gradient, as in torch). Gradients assume distinct singular values, and
+    losses that do not depend on the signs of singular vectors (as torch's)."""
+    meta_check(torch.linalg.svd, A, full_matrices, driver=driver)
+    m, n = A.shape[-2:]
+    u, s, v = ops.linalg.svd_factors(ops.svd(A, full_matrices=full_matrices, driver=driver), m, n)
+    return Svd(u, ops.getitem(s, index=(..., 0, slice(None))), transpose(v))
+
+
+@implements(torch.svd, torch.Tensor.svd)
+def svd_v(input: Any, some: bool = True, compute_uv: bool = True) -> SvdV:  # noqa: A002
+    """torch.svd: U, S, V (V, not Vh), reduced when `some`; without `compute_uv`, S alone, U and V zeros of
+    the full sizes (constants), as torch."""
+    meta_check(torch.svd, input, some, compute_uv)
+    if compute_uv:
+        u, s, vh = svd(input, full_matrices=not some)
+        return SvdV(u, s, transpose(vh))
+    m, n = input.shape[-2:]
+    batch, raw = tuple(input.shape[:-2]), unwrap(input)
+    u = torch.zeros(batch + (m, m), dtype=raw.dtype, device=raw.device)
+    v = torch.zeros(batch + (n, n), dtype=raw.dtype, device=raw.device)
+    return SvdV(_constant(u, input), svdvals(input), _constant(v, input))
+
+
+@implements(torch.linalg.svdvals)
+def svdvals(A: Any, *, driver: str | None = None) -> Any:  # noqa: N803 (torch's name)
+    """The descending singular values. As torch, where a gradient will be needed they come from the full
+    svd (whose U and V the gradient reads; other bits than svdvals' own kernel), else from svdvals."""
+    if _records(A):
+        return svd(A, full_matrices=False, driver=driver).S
+    return _constant(torch.linalg.svdvals(unwrap(A), driver=driver), A)
+
+
+@implements(torch.linalg.qr)
+def qr(A: Any, mode: str = "reduced") -> QR:  # noqa: N803 (torch's name)
+    """Q with orthonormal columns and upper-triangular R, A = QR: mode 'reduced' (Q (m, k)), 'complete'
+    (Q (m, m)) or 'r' (R only; Q empty). Differentiable as torch's: not for mode='r', nor 'complete' with
+    m > n (torch's errors, raised by backward)."""
+    meta_check(torch.linalg.qr, A, mode)
+    m, n = A.shape[-2:]
+    packed = ops.qr(A, mode=mode)
+    if mode == "r":  # (Q: empty, but recorded as torch records it: differentiating it raises torch's error)
+        return QR(ops.reshape(ops.getitem(packed, index=(..., slice(0, 0), slice(0, 0))), shape=(0,)), packed)
+    return QR(*ops.linalg.qr_factors(packed, m, n, mode))
+
+
+@implements(torch.qr, torch.Tensor.qr)
+def qr_some(input: Any, some: bool = True) -> QR:  # noqa: A002
+    """torch.qr (deprecated there for torch.linalg.qr): mode 'reduced' when `some`, else 'complete'."""
+    return qr(input, "reduced" if some else "complete")
+
+
+implements(torch.linalg.matrix_exp, torch.matrix_exp, torch.Tensor.matrix_exp)(ops.matrix_exp)
+
+
+@implements(torch.linalg.lstsq)
+def lstsq(A: Any, B: Any, rcond: float | None = None, *, driver: str | None = None) -> Lstsq:  # noqa: N803
+    """The least-squares solution X of A X = B (B a matrix or, as torch decides, a vector), batches
+    broadcasting, and what torch's driver computes beside it (gelsy, CPU's default: the rank only; empty
+    tensors for the rest). The solution's gradient is torch's, through pinv(A) (for full-rank A); the
+    residuals' (where computed) is 2 (A X - B) X^T; rank and singular_values are constants."""
+    raw_a, raw_b = unwrap(A), unwrap(B)
+    out = torch.linalg.lstsq(raw_a, raw_b, rcond, driver=driver)  # (torch's errors; lstsq has no meta kernel)
+    vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
+    b = ops.reshape(B, shape=(*B.shape, 1)) if vector else B
+    solution = ops.lstsq(A, b, rcond=rcond, driver=driver)
+    if vector:
+        solution = ops.reshape(solution, shape=tuple(solution.shape[:-1]))
+    like = B if isinstance(B, Variable) else A
+    if out.residuals.numel():
+        residuals = ops.lstsq_residuals(A, B, rcond=rcond, driver=driver)
+    else:  # (empty, but recorded where the solution is, as torch records it)
+        residuals = ops.reshape(ops.getitem(solution, index=(..., slice(0, 0))), shape=tuple(out.residuals.shape))
+    return Lstsq(solution, residuals, _constant(out.rank, like), _constant(out.singular_values, like))
+
+
+@implements(torch.linalg.matrix_rank)
+def matrix_rank(A: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N803 (torch's name)
+    """The numerical rank (an integer tensor, no gradient), with torch's every signature (atol, rtol, tol,
+    hermitian)."""
+    return _constant(torch.linalg.matrix_rank(unwrap(A), *args, **{k: unwrap(v) for k, v in kwargs.items()}), A)
+
+
+@implements(torch.linalg.cond)
+def cond(A: Any, p: Any = None) -> Any:  # noqa: N803 (torch's name)
+    """The condition number: s_max / s_min from svdvals for p None or 2 (s_min / s_max for -2), sum(s) sum(1/s)
+    for 'nuc', else norm(A, p) * norm(A^-1, p) (inf for a singular matrix), as torch computes it."""
+    meta_check(torch.linalg.cond, A, p)
+    if p is None or p in (2, -2):
+        values = svdvals(A)
+        largest = ops.getitem(values, index=(..., 0))
+        smallest = ops.getitem(values, index=(..., -1))
+        return ops.div(smallest, largest) if p == -2 else ops.div(largest, smallest)
+    if p == "nuc":  # (torch: from the singular values, sum(s) * sum(1 / s))
+        values = svdvals(A)
+        return ops.mul(ops.sum(values, dim=-1), ops.sum(ops.reciprocal(values), dim=-1))
+    raw = unwrap(A)
+    singular = torch.linalg.inv_ex(raw).info > 0
+    if not bool(singular.any()):
+        return ops.mul(matrix_norm(A, p), matrix_norm(inverse(A), p))
+    eye = torch.eye(raw.shape[-1], dtype=raw.dtype, device=raw.device)
+    invertible = ops.where(singular[..., None, None], eye, A)  # (the singular ones' result is inf regardless)
+    product = ops.mul(matrix_norm(A, p), matrix_norm(inverse(invertible), p))
+    return ops.where(singular, torch.tensor(math.inf, dtype=raw.dtype, device=raw.device), product)
+
+
 @implements(torch.linalg.solve)
 def solve(A: Any, B: Any, *, left: bool = True) -> Any:  # noqa: N803 (torch's names)
     """X with A @ X = B (X @ A = B when not `left`); B may be a (batch of) vector(s), as torch decides."""
@@ -455,24 +621,10 @@ def solve_triangular(A: Any, B: Any, *, upper: bool, left: bool = True, unitrian
 
 @implements(torch.linalg.pinv)
 def pinv(A: Any, *, atol: Any = None, rtol: Any = None, hermitian: bool = False) -> Any:  # noqa: N803 (torch's name)
-    """The pseudo-inverse of full-rank matrices, (A^T A)^-1 A^T or A^T (A A^T)^-1; a matrix whose singular values
-    fall below torch's cutoff (max(atol, rtol * largest)) would need svd, and says so."""
-    raw = unwrap(A)
-    m, n = raw.shape[-2:]
-    singular = torch.linalg.svdvals(raw)
-    if rtol is None:
-        rtol = (
-            0.0 if atol is not None and torch.any(torch.as_tensor(atol) > 0) else torch.finfo(raw.dtype).eps * max(m, n)
-        )
-    cutoff = torch.maximum(torch.as_tensor(0.0 if atol is None else atol), rtol * singular[..., :1])
-    if bool((singular <= cutoff).any()):
-        raise NotImplementedError(
-            "torch.linalg.pinv: a rank-deficient matrix (a singular value under the cutoff) needs svd, which "
-            "autograd_engine has no derivative for; the pseudo-inverse of full-rank matrices works"
-        )
-    if m >= n:
-        return ops.solve(matmul(transpose(A), A), transpose(A))
-    return transpose(ops.solve(matmul(A, transpose(A)), A))
+    """The pseudo-inverse of any rank, composed as torch composes it: from svd (from eigh when `hermitian`),
+    the singular values at or under max(atol, rtol * largest) cut to zero (see `ops.linalg.pinv`)."""
+    meta_check(torch.linalg.pinv, A, atol=atol, rtol=rtol, hermitian=hermitian)
+    return _pinv(A, atol=unwrap(atol), rtol=unwrap(rtol), hermitian=hermitian)
 
 
 @implements(torch.pinverse, torch.Tensor.pinverse)
@@ -512,17 +664,14 @@ def matrix_norm(
     *,
     dtype: torch.dtype | None = None,
 ) -> Any:
-    """Frobenius ('fro') or induced 1, -1, inf, -inf norms over the two `dim`s; 'nuc', 2 and -2 need
-    singular values, which the engine has no derivative for."""
+    """Frobenius ('fro'), nuclear ('nuc': the sum of singular values), spectral (2, -2: the largest or smallest
+    singular value) or induced 1, -1, inf, -inf norms over the two `dim`s, composed as torch composes them."""
     meta_check(torch.linalg.matrix_norm, A, ord, dim, keepdim, dtype=dtype)
-    if ord in ("nuc", 2, -2):
-        raise NotImplementedError(
-            f"torch.linalg.matrix_norm: ord={ord!r} needs singular values (svd), which autograd_engine has no "
-            "derivative for; ord='fro', 1, -1, inf and -inf work"
-        )
     x = A if dtype is None else ops.to(A, dtype=dtype, device=A.device)
     if ord == "fro":  # (vector_norm: gradient 0 at a zero matrix, as torch's)
         return ops.vector_norm(x, ord=2, dim=tuple(normalize_dims(dim, x.ndim)), keepdim=keepdim)
+    if ord in ("nuc", 2, -2):
+        return _singular_value_norm(x, ord, tuple(normalize_dims(dim, x.ndim)), keepdim)
     rows, cols = (normalize_dim(d, A.ndim) for d in dim)
     summed, reduced = (cols, rows) if abs(ord) == math.inf else (rows, cols)
     sums = ops.sum(_abs(x), dim=summed, keepdim=True)
@@ -530,6 +679,18 @@ def matrix_norm(
     if keepdim:
         return extreme
     return ops.reshape(extreme, shape=tuple(n for i, n in enumerate(A.shape) if i not in (rows, cols)))
+
+
+def _singular_value_norm(x: Any, ord: Any, dim: tuple[int, ...], keepdim: bool) -> Any:  # noqa: A002
+    """The sum ('nuc'), max (2) or min (-2) of the singular values of the matrices over `dim`: moved last, as
+    torch moves them (the other dims in order), and put back as size-1 dims with `keepdim`."""
+    order = [d for d in range(x.ndim) if d not in dim] + list(dim)
+    values = svdvals(_arrange(x, order))
+    reduce = ops.sum if ord == "nuc" else ops.max if ord == 2 else ops.min
+    out = reduce(values, dim=-1, keepdim=keepdim)
+    if not keepdim:
+        return out
+    return ops.permute(ops.reshape(out, shape=(*out.shape, 1)), dims=tuple(ops.inverse_permutation(order)))
 
 
 @implements(torch.linalg.norm)

@@ -43,6 +43,7 @@ __all__ = [
     "cumsum",
     "cumulative_trapezoid",
     "diff",
+    "histc",
     "dist",
     "kthvalue",
     "log_softmax",
@@ -62,6 +63,7 @@ __all__ = [
     "norm",
     "prod",
     "quantile",
+    "renorm",
     "searchsorted",
     "softmax",
     "sort",
@@ -83,6 +85,11 @@ def _cast(x: Any, dtype: torch.dtype | None) -> Any:
     """torch's `dtype=`: the input is cast before the op (differentiably), and a sum or product of
     integers, which torch makes int64, after it too (the same bits, wrapped alike)."""
     return x if dtype is None or x.dtype == dtype else ops.to(x, dtype=dtype, device=x.device)
+
+
+def _meta_of(x: Any) -> torch.Tensor:
+    """A meta tensor of x's shape and dtype: torch's checks, on no data."""
+    return torch.empty_like(unwrap(x), device="meta")
 
 
 def _reduced_shape(shape: Sequence[int], dims: Sequence[int]) -> tuple[int, ...]:
@@ -255,6 +262,19 @@ def _tensor_norm(
     self: Any, p: Any = "fro", dim: Dims = None, keepdim: bool = False, dtype: torch.dtype | None = None
 ) -> Any:
     return norm(self, p, dim, keepdim, dtype=dtype)
+
+
+@implements(torch.renorm, torch.Tensor.renorm)
+def renorm(input: Any, p: float, dim: int, maxnorm: float) -> Any:  # noqa: A002
+    """Each slice along `dim` whose p-norm exceeds `maxnorm` scaled to norm maxnorm, as torch's kernel
+    computes it (input * maxnorm / (norm + 1e-7), the norm in float32 for half types); differentiated
+    through the norm, as torch's renorm_backward."""
+    torch.renorm(_meta_of(input), p, dim, maxnorm)  # torch's checks: p > 0, maxnorm >= 0, the dim
+    d = normalize_dim(dim, input.ndim)
+    low = input.dtype in (torch.float16, torch.bfloat16)
+    norm = vector_norm(input, p, [i for i in range(input.ndim) if i != d], True, dtype=torch.float32 if low else None)
+    scale = ops.where(unwrap(norm) > maxnorm, ops.div(maxnorm, ops.add(norm, 1e-7)), 1.0)
+    return ops.mul(input, _cast(scale, input.dtype) if low else scale)
 
 
 @implements(torch.dist, torch.Tensor.dist)
@@ -668,12 +688,18 @@ all = _on_values(torch.all, torch.Tensor.all)  # noqa: A001
 count_nonzero = _on_values(torch.count_nonzero, torch.Tensor.count_nonzero)
 searchsorted = _on_values(torch.searchsorted)
 bucketize = _on_values(torch.bucketize)
+histc = _on_values(torch.histc, torch.Tensor.histc)  # torch's result never requires grad either
 
 
 # --- log-sum-exp and softmax ----------------------------------------------------------------------
 def _stable_shift(x: Any, dim: Dims) -> torch.Tensor:
-    """Per-slice max as a constant (finite), for shift-invariant functions: exact gradients, no overflow."""
-    m = torch.amax(unwrap(x), dim=normalize_dims(dim, x.ndim), keepdim=True)
+    """Per-slice max as a constant (finite), for shift-invariant functions: exact gradients, no overflow.
+    Over an empty dim there is no max (amax refuses it) and nothing to shift: 0, so the sum is empty and
+    the result log(0) = -inf, as torch's."""
+    raw, dims = unwrap(x), normalize_dims(dim, x.ndim)
+    if builtins.any(raw.shape[d] == 0 for d in dims):
+        return raw.new_zeros(tuple(1 if d in dims else n for d, n in enumerate(raw.shape)))
+    m = torch.amax(raw, dim=dims, keepdim=True)
     return torch.where(torch.isfinite(m), m, torch.zeros_like(m))
 
 

@@ -20,6 +20,7 @@ from .. import ops
 from ..dispatch import implements
 from ..ops import normalize_dim, normalize_dims
 from ..variable import Variable, _shape_arg, unwrap
+from .indexing import refuse_in_place
 
 __all__ = [
     "adjoint",
@@ -52,6 +53,7 @@ __all__ = [
     "hstack",
     "movedim",
     "narrow",
+    "narrow_copy",
     "pad",
     "permute",
     "ravel",
@@ -63,6 +65,7 @@ __all__ = [
     "rot90",
     "select",
     "split",
+    "split_with_sizes",
     "squeeze",
     "stack",
     "swapaxes",
@@ -75,6 +78,8 @@ __all__ = [
     "unbind",
     "unflatten",
     "unfold",
+    "unsafe_chunk",
+    "unsafe_split",
     "unsqueeze",
     "view_as",
     "vsplit",
@@ -292,9 +297,9 @@ def cat(tensors: Sequence[Any], dim: int = 0) -> Any:
 
 
 @implements(torch.concatenate)
-def concatenate(tensors: Sequence[Any], axis: int = 0) -> Any:
-    """torch.cat (numpy's name)."""
-    return cat(tensors, axis)
+def concatenate(tensors: Sequence[Any], dim: int = 0) -> Any:
+    """torch.cat (numpy's name; numpy's axis= is torch's dim=, as for every op)."""
+    return cat(tensors, dim)
 
 
 @implements(torch.stack)
@@ -381,60 +386,131 @@ def _slices(x: Any, dim: int, pieces: Sequence[torch.Tensor]) -> tuple[Any, ...]
     return tuple(out)
 
 
-@implements(
-    torch.split,
-    torch.Tensor.split,
-    torch.split_with_sizes,
-    torch.Tensor.split_with_sizes,
-    torch.unsafe_split,
-    torch.Tensor.unsafe_split,
-)
+def _split(fn: Any, x: Any, sizes: Any, dim: int) -> tuple[Any, ...]:
+    """x cut along `dim` as torch's split function `fn` cuts it (its checks and errors, on a meta tensor);
+    the pieces of torch.split and split_with_sizes are not to be written in place, as in torch."""
+    pieces = _slices(x, dim, fn(_meta(x), sizes, dim))
+    if fn is torch.unsafe_split:
+        return pieces
+    return refuse_in_place(pieces, "Split" if isinstance(sizes, int) else "SplitWithSizes")
+
+
+@implements(torch.split)
 def split(tensor: Any, split_size_or_sections: int | Sequence[int], dim: int = 0) -> tuple[Any, ...]:
     """Pieces of `split_size_or_sections` along `dim` (an int: equal pieces, the last one smaller)."""
-    sizes = split_size_or_sections if isinstance(split_size_or_sections, int) else list(split_size_or_sections)
-    return _slices(tensor, dim, torch.split(_meta(tensor), sizes, dim))
+    return _split(torch.split, tensor, split_size_or_sections, dim)
 
 
-@implements(torch.chunk, torch.Tensor.chunk, torch.unsafe_chunk, torch.Tensor.unsafe_chunk)
+@implements(torch.Tensor.split)
+def _split_method(self: Any, split_size: int | Sequence[int], dim: int = 0) -> tuple[Any, ...]:
+    """Tensor.split: torch.split with torch.Tensor.split's keyword name, `split_size`."""
+    return _split(torch.split, self, split_size, dim)
+
+
+@implements(torch.unsafe_split, torch.Tensor.unsafe_split)
+def unsafe_split(input: Any, split_size: int, dim: int = 0) -> tuple[Any, ...]:  # noqa: A002
+    """Equal pieces of `split_size` along `dim` (the last one smaller); the same as split here."""
+    return _split(torch.unsafe_split, input, split_size, dim)
+
+
+@implements(torch.split_with_sizes, torch.Tensor.split_with_sizes)
+def split_with_sizes(input: Any, split_sizes: Sequence[int], dim: int = 0) -> tuple[Any, ...]:  # noqa: A002
+    """Pieces of the given `split_sizes` (which must add up to the dim's size) along `dim`."""
+    return _split(torch.split_with_sizes, input, split_sizes, dim)
+
+
+@implements(torch.chunk, torch.Tensor.chunk)
 def chunk(input: Any, chunks: int, dim: int = 0) -> tuple[Any, ...]:  # noqa: A002
-    """At most `chunks` pieces of equal size along `dim` (the last one smaller)."""
+    """At most `chunks` pieces of equal size along `dim` (the last one smaller); not to be written in place."""
+    return refuse_in_place(unsafe_chunk(input, chunks, dim), "Split")
+
+
+@implements(torch.unsafe_chunk, torch.Tensor.unsafe_chunk)
+def unsafe_chunk(input: Any, chunks: int, dim: int = 0) -> tuple[Any, ...]:  # noqa: A002
+    """torch.chunk's pieces, which may be written in place (each a view of `input`)."""
     return _slices(input, dim, torch.chunk(_meta(input), chunks, dim))
 
 
+def _overload_args(positional: Any, **named: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The argument that picks one of torch's overloads, as given: positionally, or by that overload's
+    name (tensor_split(x, sections=2), tensor_split(x, indices=[1, 3])); as values."""
+    return (() if positional is None else (unwrap(positional),)), {
+        k: unwrap(v) for k, v in named.items() if v is not None
+    }
+
+
 @implements(torch.tensor_split, torch.Tensor.tensor_split)
-def tensor_split(input: Any, indices_or_sections: Any, dim: int = 0) -> tuple[Any, ...]:  # noqa: A002
-    """`indices_or_sections` pieces of sizes differing by at most one, or the pieces between indices."""
-    if isinstance(indices_or_sections, (torch.Tensor, Variable)):
-        indices_or_sections = unwrap(indices_or_sections).tolist()
-    pieces = torch.tensor_split(_meta(input), indices_or_sections, dim)
-    if isinstance(indices_or_sections, int):
+def tensor_split(
+    input: Any,  # noqa: A002
+    indices_or_sections: Any = None,
+    /,
+    dim: int = 0,
+    *,
+    sections: int | None = None,
+    indices: Sequence[int] | None = None,
+    tensor_indices_or_sections: Any = None,
+) -> tuple[Any, ...]:
+    """`sections` pieces of sizes differing by at most one, or the pieces between `indices` (a tensor:
+    either, by its number of dims); given positionally or by the name of torch's overload."""
+    args, kwargs = _overload_args(
+        indices_or_sections, sections=sections, indices=indices, tensor_indices_or_sections=tensor_indices_or_sections
+    )
+    split: Any = torch.tensor_split  # (an overload chosen at run time)
+    pieces = split(_meta(input), *args, dim=dim, **kwargs)  # torch's checks: exactly one given
+    given = (*args, *kwargs.values())[0]
+    if isinstance(given, torch.Tensor):
+        given = given.tolist()
+    if isinstance(given, int):
         return _slices(input, dim, pieces)
     d = normalize_dim(dim, input.ndim)
-    bounds = [None, *indices_or_sections, None]
+    bounds = [None, *given, None]
     return tuple(ops.getitem(input, index=_along(d, slice(a, b))) for a, b in zip(bounds, bounds[1:]))
 
 
-def _split_along(name: str, x: Any, indices_or_sections: Any, dim: int) -> tuple[Any, ...]:
-    getattr(torch, name)(_meta(x), indices_or_sections)  # torch's checks: dims, divisibility
-    return tensor_split(x, indices_or_sections, dim)
+def _split_along(name: str, x: Any, dim: int, positional: Any, **named: Any) -> tuple[Any, ...]:
+    args, kwargs = _overload_args(positional, **named)
+    getattr(torch, name)(_meta(x), *args, **kwargs)  # torch's checks: dims, divisibility
+    return tensor_split(x, (*args, *kwargs.values())[0], dim)
 
 
 @implements(torch.hsplit, torch.Tensor.hsplit)
-def hsplit(input: Any, indices_or_sections: Any) -> tuple[Any, ...]:  # noqa: A002
+def hsplit(
+    input: Any,  # noqa: A002
+    indices_or_sections: Any = None,
+    /,
+    *,
+    sections: int | None = None,
+    indices: Sequence[int] | None = None,
+) -> tuple[Any, ...]:
     """tensor_split along dim 1 (dim 0 of a 1-d tensor), equal sections only."""
-    return _split_along("hsplit", input, indices_or_sections, 0 if input.ndim == 1 else 1)
+    dim = 0 if input.ndim == 1 else 1
+    return _split_along("hsplit", input, dim, indices_or_sections, sections=sections, indices=indices)
 
 
 @implements(torch.vsplit, torch.Tensor.vsplit)
-def vsplit(input: Any, indices_or_sections: Any) -> tuple[Any, ...]:  # noqa: A002
+def vsplit(
+    input: Any,  # noqa: A002
+    indices_or_sections: Any = None,
+    /,
+    *,
+    sections: int | None = None,
+    indices: Sequence[int] | None = None,
+) -> tuple[Any, ...]:
     """tensor_split along dim 0, equal sections only."""
-    return _split_along("vsplit", input, indices_or_sections, 0)
+    return _split_along("vsplit", input, 0, indices_or_sections, sections=sections, indices=indices)
 
 
 @implements(torch.dsplit, torch.Tensor.dsplit)
-def dsplit(input: Any, indices_or_sections: Any) -> tuple[Any, ...]:  # noqa: A002
+def dsplit(
+    input: Any,  # noqa: A002
+    indices_or_sections: Any = None,
+    /,
+    *,
+    sections: int | None = None,
+    indices: Sequence[int] | None = None,
+) -> tuple[Any, ...]:
     """tensor_split along dim 2, equal sections only."""
-    return _split_along("dsplit", input, indices_or_sections, 2)
+    return _split_along("dsplit", input, 2, indices_or_sections, sections=sections, indices=indices)
 
 
 @implements(torch.unbind, torch.Tensor.unbind)
@@ -443,10 +519,16 @@ def unbind(input: Any, dim: int = 0) -> tuple[Any, ...]:  # noqa: A002
     if input.ndim == 0:
         _meta(input).unbind(dim)  # torch's error
     d = normalize_dim(dim, input.ndim)
-    return tuple(ops.getitem(input, index=_along(d, i)) for i in range(input.shape[d]))
+    return refuse_in_place(tuple(ops.getitem(input, index=_along(d, i)) for i in range(input.shape[d])), "Unbind")
 
 
-@implements(torch.narrow, torch.Tensor.narrow, torch.narrow_copy, torch.Tensor.narrow_copy)
+@implements(torch.narrow_copy, torch.Tensor.narrow_copy)
+def narrow_copy(input: Any, dim: int, start: Any, length: int) -> Any:  # noqa: A002
+    """narrow's elements in a new tensor (in-place writes to it do not reach `input`)."""
+    return ops.clone(narrow(input, dim, start, length))
+
+
+@implements(torch.narrow, torch.Tensor.narrow)
 def narrow(input: Any, dim: int, start: Any, length: int) -> Any:  # noqa: A002
     """`length` elements along `dim` from `start` (negative: from the end)."""
     start = unwrap(start)
@@ -471,10 +553,19 @@ def flip(input: Any, dims: Sequence[int]) -> Any:  # noqa: A002
     return ops.flip(input, dims=(dims,) if isinstance(dims, int) else tuple(dims))
 
 
+def _sizes(name: str, args: tuple[Any, ...], keyword: str, value: Any) -> tuple[int, ...]:
+    """A method's sizes or dims as torch takes them: as arguments, as one sequence, or by its keyword."""
+    if value is None:
+        return _shape_arg(args)
+    if args:
+        raise TypeError(f"{name}() got multiple values for argument '{keyword}'")
+    return (value,) if isinstance(value, int) else tuple(value)
+
+
 @implements(torch.Tensor.flip)
-def tensor_flip(input: Any, *dims: Any) -> Any:  # noqa: A002
-    """Tensor.flip(*dims): the dims as arguments or as one sequence."""
-    return flip(input, _shape_arg(dims))
+def tensor_flip(input: Any, *args: Any, dims: Dims = None) -> Any:  # noqa: A002
+    """Tensor.flip(*dims): the dims as arguments, as one sequence or as dims=."""
+    return flip(input, _sizes("flip", args, "dims", dims))
 
 
 def _flip_one(x: Any, dim: int) -> Any:
@@ -517,9 +608,10 @@ def rot90(input: Any, k: int = 1, dims: Sequence[int] = (0, 1)) -> Any:  # noqa:
 
 
 @implements(torch.Tensor.repeat)
-def repeat(input: Any, *sizes: Any) -> Any:  # noqa: A002
-    """Tile the tensor `sizes` times along each dim (more sizes than dims: new leading dims)."""
-    sizes = _shape_arg(sizes)
+def repeat(input: Any, *args: Any, repeats: Sequence[int] | None = None) -> Any:  # noqa: A002
+    """Tile the tensor `repeats` times along each dim (more than dims: new leading dims); as arguments,
+    as one sequence or as repeats=."""
+    sizes = _sizes("repeat", args, "repeats", repeats)
     if len(sizes) < input.ndim:
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor")
     shape = (1,) * (len(sizes) - input.ndim) + tuple(input.shape)
@@ -539,9 +631,9 @@ def tile(input: Any, dims: Sequence[int]) -> Any:  # noqa: A002
 
 
 @implements(torch.Tensor.tile)
-def tensor_tile(input: Any, *dims: Any) -> Any:  # noqa: A002
-    """Tensor.tile(*dims): the dims as arguments or as one sequence."""
-    return tile(input, _shape_arg(dims))
+def tensor_tile(input: Any, *args: Any, dims: Sequence[int] | None = None) -> Any:  # noqa: A002
+    """Tensor.tile(*dims): the dims as arguments, as one sequence or as dims=."""
+    return tile(input, _sizes("tile", args, "dims", dims))
 
 
 @implements(torch.repeat_interleave, torch.Tensor.repeat_interleave)

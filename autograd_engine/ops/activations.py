@@ -10,6 +10,9 @@ primitives (the curvature below), so gradients of gradients, and of those, are r
 * `gelu`: x Phi(x) (approximate='none', Phi the normal CDF, through erf) or its tanh approximation.
 * `elu`: scale * (x if x > 0 else alpha * (e^(x * input_scale) - 1)), which is elu, selu and celu;
   torch's kernel computes e^t - 1 as expm1, which no composite of exp matches near 0.
+* `silu`: x sigmoid(x), and `mish`: x tanh(softplus(x)); torch's kernels round differently from any
+  composite of torch's ops (x / (1 + e^-x), x tanh(log1p(e^x)) in vectorized loops), so only these
+  primitives give torch's bits, forward and backward.
 * `softmax`, `log_softmax` over one dim.
 """
 
@@ -31,7 +34,11 @@ __all__ = [
     "gelu_backward",
     "log_softmax",
     "log_softmax_backward",
+    "mish",
+    "mish_backward",
     "sigmoid",
+    "silu",
+    "silu_backward",
     "softmax",
     "softmax_backward",
 ]
@@ -111,6 +118,62 @@ elu.defvjp(lambda g, ans, x, **params: elu_backward(g, x, **params))
 elu_backward.defvjp(
     lambda h, ans, g, x, **params: elu_backward(h, x, **params),
     lambda h, ans, g, x, **params: h * g * _elu_curvature(x, **params),
+)
+
+
+# --- silu, mish -----------------------------------------------------------------------------------
+@primitive(saves="x")
+def silu(x):
+    """x sigmoid(x) (swish), as torch.nn.functional.silu."""
+    return tnf.silu(x)
+
+
+@primitive(saves={"g": "x", "x": "g x"})
+def silu_backward(g, x):
+    """g * silu'(x) = g s (1 + x (1 - s)), s = sigmoid(x): the VJP of silu, torch's fused kernel; linear in g."""
+    return torch.ops.aten.silu_backward(g, x)
+
+
+def _silu_curvature(x: Any) -> Any:
+    """silu''(x) = s u (2 + x (u - s)) in primitives, with s = sigmoid(x) and u = 1 - s = sigmoid(-x)."""
+    s, u = sigmoid(x), sigmoid(-x)
+    return s * u * (x * (u - s) + 2.0)
+
+
+silu.defvjp(lambda g, ans, x: silu_backward(g, x))
+silu_backward.defvjp(
+    lambda h, ans, g, x: silu_backward(h, x),
+    lambda h, ans, g, x: h * g * _silu_curvature(x),
+)
+
+
+@primitive(saves="x")
+def mish(x):
+    """x tanh(softplus(x)), as torch.nn.functional.mish."""
+    return tnf.mish(x)
+
+
+@primitive(saves={"g": "x", "x": "g x"})
+def mish_backward(g, x):
+    """g * mish'(x) = g (t + x s (1 - t^2)), t = tanh(softplus(x)), s = sigmoid(x): the VJP of mish,
+    torch's fused kernel; linear in g."""
+    return torch.ops.aten.mish_backward(g, x)
+
+
+def _mish_curvature(x: Any) -> Any:
+    """mish''(x) = (1 - t^2) s (2 + x u - 2 x t s) in primitives, with s = sigmoid(x), u = 1 - s =
+    sigmoid(-x) and t = tanh(softplus(x)) = (1 - u^2) / (1 + u^2) (e^softplus(x) = 1 / u: no overflow)."""
+    s, u = sigmoid(x), sigmoid(-x)
+    q = u * u
+    t = (1.0 - q) / (q + 1.0)
+    one_minus_t2 = q * 4.0 / ((q + 1.0) * (q + 1.0))
+    return one_minus_t2 * s * (x * u - x * t * s * 2.0 + 2.0)
+
+
+mish.defvjp(lambda g, ans, x: mish_backward(g, x))
+mish_backward.defvjp(
+    lambda h, ans, g, x: mish_backward(h, x),
+    lambda h, ans, g, x: h * g * _mish_curvature(x),
 )
 
 

@@ -270,7 +270,7 @@ min.defvjp(lambda g, ans, x, *, dim=None, keepdim=False: share_among_ties(g, ans
 
 
 # --- shape and layout -----------------------------------------------------------------------------
-@primitive()
+@primitive(view=True)
 def reshape(x, *, shape):
     """Same values, new shape (a view where torch can)."""
     return x.reshape(shape)
@@ -279,7 +279,7 @@ def reshape(x, *, shape):
 reshape.defvjp(lambda g, ans, x, *, shape: reshape(g, shape=tuple(x.shape)))
 
 
-@primitive()
+@primitive(view=True)
 def permute(x, *, dims):
     """Reorder dimensions."""
     return x.permute(dims)
@@ -293,7 +293,7 @@ def inverse_permutation(dims: Sequence[int]) -> tuple[int, ...]:
 permute.defvjp(lambda g, ans, x, *, dims: permute(g, dims=inverse_permutation(dims)))
 
 
-@primitive()
+@primitive(view=True)
 def expand(x, *, shape):
     """Broadcast to `shape` without copying (-1 keeps a dim)."""
     return x.expand(shape)
@@ -302,7 +302,7 @@ def expand(x, *, shape):
 expand.defvjp(lambda g, ans, x, *, shape: unbroadcast(g, x))
 
 
-@primitive()
+@primitive(view=True)
 def getitem(x, *, index):
     """x[index]: ints, slices, None, Ellipsis, integer and boolean tensors."""
     return x[index]

@@ -70,7 +70,7 @@ tril.defvjp(lambda g, ans, x, *, diagonal=0: tril(g, diagonal=diagonal))
 triu.defvjp(lambda g, ans, x, *, diagonal=0: triu(g, diagonal=diagonal))
 
 
-@primitive()
+@primitive(view=True)
 def diagonal(x, *, offset=0, dim1=0, dim2=1):
     """The diagonal of the (dim1, dim2) planes, `offset` above the main one, as a new last dim."""
     return torch.diagonal(x, offset, dim1, dim2)
@@ -90,7 +90,7 @@ diagonal.defvjp(
 undiagonal.defvjp(lambda h, ans, g, *, offset, dim1, dim2, shape: diagonal(h, offset=offset, dim1=dim1, dim2=dim2))
 
 
-@primitive()
+@primitive(view=True)
 def unfold_dim(x, *, dim, size, step):
     """torch.Tensor.unfold: the windows of `size` along `dim`, every `step`, as a new last dim."""
     return x.unfold(dim, size, step)

@@ -2,9 +2,9 @@
 family: models can be written as functions of a params pytree. Every gradient comes from the engine's
 reverse pass; inputs are validated, with errors naming the layer and the shapes."""
 
-from autograd_engine.composites.shape import pad
+from autograd_engine.composites.shape import fold, pad, unfold
 
-from . import activation, attention, distance, loss, normalization, pooling, sparse
+from . import activation, attention, distance, loss, normalization, pooling, sparse, vision
 from . import dropout as dropout_functions  # (the name `dropout` is torch's function, star-imported below)
 from .activation import *  # noqa: F403
 from .attention import *  # noqa: F403
@@ -34,6 +34,7 @@ from .loss import *  # noqa: F403
 from .normalization import *  # noqa: F403
 from .pooling import *  # noqa: F403
 from .sparse import *  # noqa: F403
+from .vision import *  # noqa: F403
 
 __all__ = [
     "LOWERINGS",
@@ -51,10 +52,12 @@ __all__ = [
     "conv_transpose1d",
     "conv_transpose2d",
     "conv_transpose3d",
+    "fold",
     "ints",
     "linear",
     "pad",
     "pair",
+    "unfold",
     "use_conv_lowering",
 ]
 __all__ += activation.__all__
@@ -65,3 +68,4 @@ __all__ += dropout_functions.__all__
 __all__ += normalization.__all__
 __all__ += pooling.__all__
 __all__ += sparse.__all__
+__all__ += vision.__all__

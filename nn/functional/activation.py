@@ -6,7 +6,7 @@ pieces from torch's own kernel and differentiate only the pieces that have a slo
 torch's own backward kernel: so every kink has torch's convention (ReLU6 and hardtanh pass no gradient at
 their corners, ELU the negative side's, leaky ReLU the negative slope at 0, ...), and so has NaN (where
 torch's vectorized and scalar loops disagree, the engine agrees with the one torch runs). Smooth ones are
-composites of stable pieces, or fused primitives (sigmoid, gelu, elu/selu/celu, softmax, log_softmax:
+composites of stable pieces, or fused primitives (sigmoid, gelu, elu/selu/celu, silu, mish, softmax, log_softmax:
 autograd_engine/ops/activations.py). Composites of float16 and bfloat16 inputs are computed in float32
 and rounded once, as torch's kernels compute them.
 
@@ -300,14 +300,14 @@ def tanh_(input: Any) -> Any:  # noqa: A002
 
 @implements(tnf.silu)
 def silu(input: Any, inplace: bool = False) -> Any:  # noqa: A002
-    """x * sigmoid(x) (swish)."""
-    return _inplace("silu", input, _in_float32(lambda x: ops.mul(x, ops.sigmoid(x)), input), inplace)
+    """x * sigmoid(x) (swish; fused, torch's kernels forward and backward)."""
+    return _inplace("silu", input, ops.silu(input), inplace)
 
 
 @implements(tnf.mish)
 def mish(input: Any, inplace: bool = False) -> Any:  # noqa: A002
-    """x * tanh(softplus(x))."""
-    return _inplace("mish", input, _in_float32(lambda x: ops.mul(x, ag.tanh(ag.softplus(x))), input), inplace)
+    """x * tanh(softplus(x)) (fused, torch's kernels forward and backward)."""
+    return _inplace("mish", input, ops.mish(input), inplace)
 
 
 @implements(tnf.logsigmoid)

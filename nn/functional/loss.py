@@ -66,12 +66,10 @@ def _scalar_name(dtype: torch.dtype) -> str:
     return _SCALAR_NAMES.get(dtype, str(dtype).removeprefix("torch."))
 
 
-def _reduction_of(size_average: bool | str | None, reduce: bool | None, reduction: str) -> str:
-    """'none', 'mean' or 'sum': from the deprecated size_average and reduce when either is given (with
-    torch's warning), else `reduction`, which torch's ValueError rejects when it is none of those. A string
-    in size_average's place is the reduction (torch would read it as True and take the mean)."""
-    if isinstance(size_average, str):  # this library's earlier mse_loss(input, target, reduction)
-        return _reduction_of(None, reduce, size_average)
+def _reduction_of(size_average: Any, reduce: Any, reduction: str) -> str:
+    """'none', 'mean' or 'sum': from the deprecated size_average and reduce when either is given (torch's
+    truth values, with torch's warning: a string in size_average's place, as in MSELoss('sum'), is true,
+    so the mean, as in torch), else `reduction`, which torch's ValueError rejects when it is none of those."""
     if size_average is not None or reduce is not None:
         return _reduction.legacy_get_string(size_average, reduce)
     return ("none", "mean", "sum")[_reduction.get_enum(reduction)]
@@ -115,7 +113,7 @@ def _weighted(loss: Any, weight: Any, input: Any, reduction: str, mean_by_weight
 def mse_loss(
     input: Any,  # noqa: A002
     target: Any,
-    size_average: bool | str | None = None,  # (a string: the reduction, this library's earlier signature)
+    size_average: bool | None = None,
     reduce: bool | None = None,
     reduction: str = "mean",
     weight: Any = None,

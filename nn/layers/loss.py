@@ -44,8 +44,8 @@ __all__ = [
 
 
 class _Loss(Module):
-    """A loss's reduction: 'none', 'mean' or 'sum' (or what the deprecated size_average and reduce say; a
-    string in size_average's place is the reduction, as this library's earlier `MSE(reduction)` took it)."""
+    """A loss's reduction: 'none', 'mean' or 'sum', or what the deprecated size_average and reduce say, as
+    torch reads them (with its warning; MSELoss('sum') is size_average='sum', true: the mean)."""
 
     def __init__(self, size_average: Any = None, reduce: bool | None = None, reduction: str = "mean") -> None:
         super().__init__()
@@ -79,14 +79,19 @@ class _WeightedLoss(_Loss):
 
 
 # --- regression ----------------------------------------------------------------------------------
-class MSE(_Loss):
-    """Mean squared error, torch.nn.MSELoss (MSELoss is this class)."""
+class MSELoss(_Loss):
+    """Mean squared error, torch.nn.MSELoss."""
 
     def forward(self, input: Any, target: Any) -> Any:  # noqa: A002
         return F.mse_loss(input, target, reduction=self.reduction)
 
 
-MSELoss = MSE
+class MSE(MSELoss):
+    """The course framework's MSE (../shared/seed-report.txt): MSELoss with the reduction as its one
+    argument, so `MSE('sum')` sums (MSELoss('sum') is torch's deprecated size_average: the mean)."""
+
+    def __init__(self, reduction: str = "mean") -> None:
+        super().__init__(reduction=reduction)
 
 
 class L1Loss(_Loss):

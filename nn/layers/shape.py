@@ -1,5 +1,6 @@
 """Layers that reshape or resample: Flatten, Unflatten, Identity, Upsample (and its two fixed-mode
-forms), PixelShuffle, PixelUnshuffle, with torch.nn's arguments, attributes and reprs."""
+forms), PixelShuffle, PixelUnshuffle, ChannelShuffle, Fold and Unfold, with torch.nn's arguments,
+attributes and reprs."""
 
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ from .. import functional as F
 from ..module import Module
 
 __all__ = [
+    "ChannelShuffle",
     "Flatten",
+    "Fold",
     "Identity",
     "PixelShuffle",
     "PixelUnshuffle",
     "Unflatten",
+    "Unfold",
     "Upsample",
     "UpsamplingBilinear2d",
     "UpsamplingNearest2d",
@@ -151,3 +155,57 @@ class PixelUnshuffle(Module):
 
     def extra_repr(self) -> str:
         return f"downscale_factor={self.downscale_factor}"
+
+
+class ChannelShuffle(Module):
+    """(N, C, *) with its channels in `groups` groups, interleaved (nn.functional.channel_shuffle)."""
+
+    def __init__(self, groups: int) -> None:
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, input: Any) -> Any:  # noqa: A002 (torch's name)
+        return F.channel_shuffle(input, self.groups)
+
+    def extra_repr(self) -> str:
+        return f"groups={self.groups}"
+
+
+Size = int | Sequence[int]
+
+
+class Unfold(Module):
+    """Sliding blocks of (N, C, H, W) or (C, H, W) as columns (N, C*kh*kw, L): im2col (nn.functional.unfold).
+    The arguments are kept as given, as torch.nn keeps them."""
+
+    def __init__(self, kernel_size: Size, dilation: Size = 1, padding: Size = 0, stride: Size = 1) -> None:
+        super().__init__()
+        self.kernel_size, self.dilation, self.padding, self.stride = kernel_size, dilation, padding, stride
+
+    def forward(self, input: Any) -> Any:  # noqa: A002 (torch's name)
+        return F.unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, {_geometry(self)}"
+
+
+class Fold(Module):
+    """Columns (N, C*kh*kw, L) or (C*kh*kw, L) summed back into an image of `output_size`: col2im, the
+    adjoint of Unfold (nn.functional.fold)."""
+
+    def __init__(
+        self, output_size: Size, kernel_size: Size, dilation: Size = 1, padding: Size = 0, stride: Size = 1
+    ) -> None:
+        super().__init__()
+        self.output_size, self.kernel_size = output_size, kernel_size
+        self.dilation, self.padding, self.stride = dilation, padding, stride
+
+    def forward(self, input: Any) -> Any:  # noqa: A002 (torch's name)
+        return F.fold(input, self.output_size, self.kernel_size, self.dilation, self.padding, self.stride)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}, kernel_size={self.kernel_size}, {_geometry(self)}"
+
+
+def _geometry(layer: Fold | Unfold) -> str:
+    return f"dilation={layer.dilation}, padding={layer.padding}, stride={layer.stride}"

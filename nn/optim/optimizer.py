@@ -1,19 +1,26 @@
 """The base of the optimizers: parameter groups, per-parameter state and torch.optim's state-dict layout.
 
 A subclass states its hyperparameters (`defaults`) and writes `_update(param, grad, state, group,
-scheduled)`: one parameter's update on tensors, as torch's single-tensor (for-loop) implementation does
-it, so that trajectories match torch.optim's. The base runs it under `torch.no_grad()` for every
-parameter that has a gradient, and keeps the state torch keeps, with torch's key names, so state dicts
-move both ways. The options that schedulers change (`_scheduled`) are read from `scheduled`: the group
-itself eagerly, tensors that each replay reads anew inside `ag.compile` (see `scalars`); `param_groups` is
-a property that tells a trace when other code gets hold of the groups (those options then stay checked).
+scheduled)`: one parameter's update on tensors, as torch's single-tensor (for-loop) implementation does it,
+so that trajectories match torch.optim's (or overrides `step`, as LBFGS does). The base runs it under
+`torch.no_grad()` for every parameter that has a gradient, and keeps the state torch keeps, with torch's key
+names, so state dicts move both ways. The options that schedulers change (`_scheduled`) are read from
+`scheduled`: the group itself eagerly, tensors that each replay reads anew inside `ag.compile` (see
+`scalars`); `param_groups` is a property that tells a trace when other code gets hold of the groups (those
+options then stay checked).
+
+Hooks run as torch.optim's: every `step` (a subclass's own too) runs the global and the optimizer's step
+pre-hooks, which may replace its arguments, and then the post-hooks; `state_dict` and `load_state_dict`
+run theirs. Handles are nn's `RemovableHandle`.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
+import threading
 import warnings
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable
 from copy import deepcopy
 from itertools import chain
@@ -24,9 +31,75 @@ import torch
 import autograd_engine as ag
 from autograd_engine import Variable, enable_grad
 
+from ..hooks import RemovableHandle, add_hook
 from .scalars import read_scheduled, tracing
 
-__all__ = ["Optimizer"]
+__all__ = ["Optimizer"]  # (the hooks registered for all optimizers and `required` live here, as in torch)
+
+StepHook = Callable[["Optimizer", tuple[Any, ...], dict[str, Any]], Any]
+_global_step_pre_hooks: OrderedDict[int, StepHook] = OrderedDict()
+_global_step_post_hooks: OrderedDict[int, StepHook] = OrderedDict()
+
+
+class _Required:
+    """The default of an option that every parameter group must give (torch.optim.optimizer.required)."""
+
+    def __repr__(self) -> str:
+        return "<required parameter>"
+
+
+required = _Required()
+
+
+def register_optimizer_step_pre_hook(hook: StepHook) -> RemovableHandle:
+    """Run `hook(optimizer, args, kwargs)` before every optimizer's step (before its own pre-hooks); it may
+    return `(new_args, new_kwargs)`, `args` starting with the optimizer, as in torch."""
+    return add_hook(_global_step_pre_hooks, hook, prepend=False)
+
+
+def register_optimizer_step_post_hook(hook: StepHook) -> RemovableHandle:
+    """Run `hook(optimizer, args, kwargs)` after every optimizer's step (after its own post-hooks)."""
+    return add_hook(_global_step_post_hooks, hook, prepend=False)
+
+
+class _Stepping(threading.local):
+    def __init__(self) -> None:
+        self.ids: set[int] = set()
+
+
+_stepping = _Stepping()
+
+
+def _with_step_hooks(step: Callable[..., Any]) -> Callable[..., Any]:
+    """`step` between the step hooks, as torch's `profile_hook_step`: the global pre-hooks and the
+    optimizer's, each of which may return `(args, kwargs)` replacing the call's, then the step, then the
+    optimizer's post-hooks and the global ones. A step called from inside another (a subclass's step calling
+    `super().step()`) runs the hooks once, with the outer call."""
+
+    @functools.wraps(step)
+    def hooked(*args: Any, **kwargs: Any) -> Any:
+        self = args[0]
+        if id(self) in _stepping.ids:
+            return step(*args, **kwargs)
+        _stepping.ids.add(id(self))
+        try:
+            for pre_hook in chain(_global_step_pre_hooks.values(), self._optimizer_step_pre_hooks.values()):
+                result = pre_hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError(
+                            f"{step} must return None or a tuple of (new_args, new_kwargs), but got {result}."
+                        )
+                    args, kwargs = result
+            out = step(*args, **kwargs)
+            for post_hook in chain(self._optimizer_step_post_hooks.values(), _global_step_post_hooks.values()):
+                post_hook(self, args, kwargs)
+            return out
+        finally:
+            _stepping.ids.discard(id(self))
+
+    hooked._step_hooked = True  # type: ignore[attr-defined]
+    return hooked
 
 
 class Optimizer:
@@ -35,9 +108,23 @@ class Optimizer:
     defaults: dict[str, Any]
     _scheduled: tuple[str, ...] = ("lr",)
     """The options that schedulers change between steps: `_update` reads them from its `scheduled` argument."""
+    _traceable: bool = True
+    """Whether `step` may run inside `ag.compile` (False: its update reads tensors into Python as it goes)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        step = cls.__dict__.get("step")
+        if step is not None and not getattr(step, "_step_hooked", False):
+            cls.step = _with_step_hooks(step)  # type: ignore[method-assign]
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         self.defaults = defaults
+        self._optimizer_step_pre_hooks: OrderedDict[int, StepHook] = OrderedDict()
+        self._optimizer_step_post_hooks: OrderedDict[int, StepHook] = OrderedDict()
+        self._optimizer_state_dict_pre_hooks: OrderedDict[int, Callable[[Optimizer], None]] = OrderedDict()
+        self._optimizer_state_dict_post_hooks: OrderedDict[int, Callable[..., Any]] = OrderedDict()
+        self._optimizer_load_state_dict_pre_hooks: OrderedDict[int, Callable[..., Any]] = OrderedDict()
+        self._optimizer_load_state_dict_post_hooks: OrderedDict[int, Callable[[Optimizer], None]] = OrderedDict()
         if isinstance(params, (Variable, torch.Tensor)):  # one parameter: iterating it would yield its rows
             raise TypeError(
                 "params argument given to the optimizer should be an iterable of Tensors or dicts, but got "
@@ -101,6 +188,8 @@ class Optimizer:
             _check_param(p)
         param_group["params"] = params
         for name, default in self.defaults.items():
+            if default is required and name not in param_group:
+                raise ValueError(f"parameter group didn't specify a value of required optimization parameter {name}")
             param_group.setdefault(name, default)
         ids = {id(p) for p in params}  # (Variables compare elementwise: identity says which are the same)
         if len(ids) != len(params):
@@ -134,9 +223,51 @@ class Optimizer:
                         p.grad = p.grad.detach()
                     p.grad.data.zero_()
 
+    def register_step_pre_hook(self, hook: StepHook) -> RemovableHandle:
+        """Run `hook(optimizer, args, kwargs)` before each step; it may return `(new_args, new_kwargs)` to
+        replace the step's arguments (`args` starts with the optimizer itself, as in torch)."""
+        return add_hook(self._optimizer_step_pre_hooks, hook, prepend=False)
+
+    def register_step_post_hook(self, hook: StepHook) -> RemovableHandle:
+        """Run `hook(optimizer, args, kwargs)` after each step (its return value is ignored)."""
+        return add_hook(self._optimizer_step_post_hooks, hook, prepend=False)
+
+    def register_state_dict_pre_hook(self, hook: Callable[[Optimizer], None], prepend: bool = False) -> RemovableHandle:
+        """Run `hook(optimizer)` before `state_dict()` packs the state (first of all with `prepend`)."""
+        return add_hook(self._optimizer_state_dict_pre_hooks, hook, prepend)
+
+    def register_state_dict_post_hook(
+        self, hook: Callable[[Optimizer, dict[str, Any]], dict[str, Any] | None], prepend: bool = False
+    ) -> RemovableHandle:
+        """Run `hook(optimizer, state_dict)` on the packed state dict; a dict it returns replaces it."""
+        return add_hook(self._optimizer_state_dict_post_hooks, hook, prepend)
+
+    def register_load_state_dict_pre_hook(
+        self, hook: Callable[[Optimizer, dict[str, Any]], dict[str, Any] | None], prepend: bool = False
+    ) -> RemovableHandle:
+        """Run `hook(optimizer, state_dict)` on a shallow copy of what `load_state_dict` was given; a dict it
+        returns is loaded instead."""
+        return add_hook(self._optimizer_load_state_dict_pre_hooks, hook, prepend)
+
+    def register_load_state_dict_post_hook(
+        self, hook: Callable[[Optimizer], None], prepend: bool = False
+    ) -> RemovableHandle:
+        """Run `hook(optimizer)` after `load_state_dict` has loaded."""
+        return add_hook(self._optimizer_load_state_dict_post_hooks, hook, prepend)
+
+    def _refuse_tracing(self) -> None:
+        """An optimizer whose update reads tensors into Python cannot be replayed by ag.compile: say so."""
+        if not self._traceable and tracing():
+            raise NotImplementedError(
+                f"{type(self).__name__} cannot step inside ag.compile: its update reads state tensors into Python "
+                "(a replay would reuse stale values); step it outside the compiled function"
+            )
+
+    @_with_step_hooks
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update of every parameter that has a gradient; `closure` (re-evaluating the model and
         returning the loss) runs first with recording on, and its loss is returned, as in torch."""
+        self._refuse_tracing()
         loss = None
         if closure is not None:
             with torch.enable_grad(), enable_grad():
@@ -167,7 +298,10 @@ class Optimizer:
 
     def state_dict(self) -> dict[str, Any]:
         """torch.optim's layout: parameters referred to by their index across groups (a duplicate by its
-        first), the state by those indices; tensors are shared with the optimizer, as in torch."""
+        first), the state by those indices; tensors are shared with the optimizer, as in torch. The state
+        dict hooks run before and after."""
+        for pre_hook in self._optimizer_state_dict_pre_hooks.values():
+            pre_hook(self)
         index: dict[int, int] = {}
         groups = []
         start = 0
@@ -178,12 +312,19 @@ class Optimizer:
             start += len(packed["params"])
             groups.append(packed)
         state = {index[id(p)] if isinstance(p, Variable) else p: s for p, s in self.state.items()}
-        return {"state": state, "param_groups": groups}
+        state_dict = {"state": state, "param_groups": groups}
+        for post_hook in self._optimizer_state_dict_post_hooks.values():
+            state_dict = _replaced(state_dict, post_hook(self, state_dict))
+        return state_dict
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Load a state dict of this optimizer or of its torch.optim twin: the groups' options replace ours,
         state tensors move to their parameter's device (and floating dtype; `step` stays as saved), and
-        options an older state dict lacks get the constructor's defaults."""
+        options an older state dict lacks get the constructor's defaults. The load hooks run before (on a
+        shallow copy) and after."""
+        state_dict = state_dict.copy()
+        for pre_hook in self._optimizer_load_state_dict_pre_hooks.values():
+            state_dict = _replaced(state_dict, pre_hook(self, state_dict))
         saved_groups = deepcopy(state_dict["param_groups"])
         if len(saved_groups) != len(self.param_groups):
             raise ValueError("loaded state dict has a different number of parameter groups")
@@ -217,6 +358,8 @@ class Optimizer:
             if "step" in s and not isinstance(s["step"], torch.Tensor):  # (an int from an older version)
                 s["step"] = torch.tensor(float(s["step"]), dtype=scalar_dtype())
         self.state, self.param_groups = state, saved_groups
+        for post_hook in self._optimizer_load_state_dict_post_hooks.values():
+            post_hook(self)
 
     def _option_defaults(self) -> dict[str, Any]:
         """What an option missing from an older state dict means: the constructor's default for it (as
@@ -226,6 +369,11 @@ class Optimizer:
             k: signature[k].default if k in signature and signature[k].default is not inspect.Parameter.empty else v
             for k, v in self.defaults.items()
         }
+
+
+def _replaced(state_dict: dict[str, Any], result: dict[str, Any] | None) -> dict[str, Any]:
+    """What a state-dict hook leaves: the dict it returned, else the one it was given."""
+    return state_dict if result is None else result
 
 
 def check_options(
@@ -245,6 +393,13 @@ def check_options(
     if fused and foreach:
         raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
     refuse_unsupported({"differentiable": differentiable})
+
+
+def check_betas(betas: tuple[Any, ...]) -> None:
+    """Each beta in [0, 1), with torch's message naming its index."""
+    for i, beta in enumerate(betas):
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
 
 
 def refuse_unsupported(group: dict[str, Any]) -> None:
