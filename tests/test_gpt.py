@@ -429,6 +429,12 @@ def test_a_diverging_run_stops_with_exit_2_and_keeps_the_last_good_checkpoint(tm
     assert nn.load(tmp_path / "run" / "checkpoint.pt")["step"] == 3
 
 
+def test_an_update_that_overflows_stops_with_exit_2(tmp_path, capsys):
+    code, _, err = run_cli(capsys, "train", *tiny_args(tmp_path / "run"), "--lr", "3e38")
+    line = one_error_line(err)
+    assert code == 2 and "the update overflowed at step 1 (value cannot be converted" in line
+
+
 def test_weights_made_non_finite_by_a_step_are_never_saved(tmp_path):
     trainer = Trainer(TrainConfig(**TINY, device="cpu", out=str(tmp_path / "run")))
     real = trainer.backend.train_step

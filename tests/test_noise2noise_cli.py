@@ -271,6 +271,15 @@ def test_a_first_epoch_that_diverges_says_no_checkpoint_was_saved(tmp_path):
     assert "kept" not in message and not trainer.checkpoint_path.exists()
 
 
+def test_an_update_that_overflows_stops_as_a_diverged_run(cache, tmp_path, capsys):
+    """Adam with a huge --lr: torch's optimizer refuses the step (its value overflows float32); the CLI says so."""
+    run = tmp_path / "run"
+    code, _, err = run_cli(capsys, "train", "--epochs", "1", "--optimizer", "adam", "--lr", "3e38", *tiny(cache, run))
+    line = one_error_line(err)
+    assert code == 2 and "the update overflowed at epoch 1, step 1 (value cannot be converted" in line
+    assert "a lower --lr usually helps" in line
+
+
 def test_resume_with_a_new_lr_trains_with_the_lr_it_records(cache, tmp_path, capsys):
     run = tmp_path / "run"
     assert run_cli(capsys, "train", "--epochs", "1", "--lr", "2", *tiny(cache, run))[0] == 0

@@ -3,6 +3,7 @@ programs by signature, and the choice between tracing, replaying and checking.""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 import warnings
@@ -131,6 +132,8 @@ class Compiled:
                 raise
             self._last = variant
             self.replays += 1
+            with contextlib.suppress(KeyError):  # (another thread may have dropped it meanwhile)
+                self._cache.move_to_end(key)  # the least recently used signature is the one dropped
             return out
         if entry is not None and why is not None:
             entry.retraces += 1

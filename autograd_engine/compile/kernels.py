@@ -20,9 +20,15 @@ from torch.utils._python_dispatch import TorchDispatchMode
 class Info(NamedTuple):
     written: tuple[tuple[int, str], ...]  # (position, name) of each argument written in place
     random: bool
+    dynamic: bool  # its result's shape may depend on values (nonzero, masked_select, a boolean index)
 
 
 _INFO: dict[Any, Info] = {}
+_UNANNOTATED_WRITES = {
+    name: ("running_mean", "running_var") for name in ("native_batch_norm", "cudnn_batch_norm", "miopen_batch_norm")
+}
+"""Kernels that update arguments in place although their schemas do not say so (torch's batch norms
+update the running statistics they are given, when training)."""
 _CALLS: dict[tuple[Any, ...], Callable[..., Any]] = {}
 _BINDINGS = tuple(getattr(torch._C, ns) for ns in ("_VariableFunctions", "_nn", "_linalg", "_special", "_fft"))
 
@@ -32,11 +38,33 @@ def info(func: Any) -> Info:
     known = _INFO.get(func)
     if known is None:
         schema = func._schema
+        name = schema.name.removeprefix("aten::")
+        unannotated = () if schema.overload_name else _UNANNOTATED_WRITES.get(name, ())
         written = tuple(
-            (i, a.name) for i, a in enumerate(schema.arguments) if a.alias_info is not None and a.alias_info.is_write
+            (i, a.name)
+            for i, a in enumerate(schema.arguments)
+            if (a.alias_info is not None and a.alias_info.is_write) or a.name in unannotated
         )
-        known = _INFO[func] = Info(written, torch.Tag.nondeterministic_seeded in func.tags)
+        tags = func.tags
+        known = _INFO[func] = Info(
+            written, torch.Tag.nondeterministic_seeded in tags, torch.Tag.dynamic_output_shape in tags
+        )
     return known
+
+
+def shape_depends_on_values(func: Any, args: tuple[Any, ...]) -> bool:
+    """Whether this call's result shape follows from values, not shapes: torch tags such kernels, but
+    indexing (aten.index) only does so with a boolean index; integer indices give their own shape."""
+    if not info(func).dynamic:
+        return False
+    if func is torch.ops.aten.index.Tensor:
+        return any(isinstance(i, torch.Tensor) and i.dtype in (torch.bool, torch.uint8) for i in args[1])
+    return True
+
+
+def shape_of(t: torch.Tensor) -> list[int]:
+    """The shape a replay checks after a kernel whose result's shape depends on values."""
+    return list(t.shape)
 
 
 def callable_for(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Callable[..., Any]:

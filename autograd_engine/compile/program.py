@@ -195,6 +195,9 @@ class _Writer:
         for read, value in trace.python_guards:
             note = f"ag.compile.guard({getattr(read, '__name__', read)}) no longer returns {value!r}"
             lines.append(f"        if {self.const(read)}() != {self.const(value)}: raise RETRACE({self.note(note)})")
+        for source, tensor in trace.state_inputs:
+            note = self.note(f"an argument that was state fn writes ({describe_value(tensor)}) is another tensor")
+            lines.append(f"        if {self.pick(source)} is not {self.const(tensor)}: raise RETRACE({note})")
         picks = "".join(self.pick(source) + ", " for _, source in self.program.inputs)
         lines += [f"        return ({picks})", "    except (LookupError, AttributeError, TypeError, ValueError):"]
         return lines + ["        raise RETRACE(0) from None"]

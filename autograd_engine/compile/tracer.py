@@ -100,6 +100,7 @@ class Trace:
     python_guards: list[tuple[Callable[[], Any], Any]]
     rng_guarded: bool  # a host-read guard follows a random kernel: a failing one must give back the draws
     written: list[int]  # INPUT and CONST slots whose storage the call writes
+    state_inputs: list[tuple[Source, torch.Tensor]]  # arguments that were also state fn writes: replays need them
     devices: set[torch.device] = field(default_factory=set)
 
 
@@ -236,6 +237,11 @@ class Tracer:
         call = kernels.callable_for(func, args, kwargs)
         effect = bool(info.written) or info.random
         self.tape.append(Kernel(func, call, targs, tkwargs, outs, multi, tuple(reads), effect, device))
+        if kernels.shape_depends_on_values(func, args):  # a replay checks the shape, as a host read
+            for o, t in zip(outs, (out,) if not multi else out):
+                if o is not None and t is not None:
+                    name = f"the shape of what {func} returned, which depends on values"
+                    self._host_read(kernels.shape_of, (Ref(o[0]),), {}, list(t.shape), name, [o[0]])
 
     def python_read(self, func: Any, tensor: torch.Tensor, value: Any) -> None:
         """A read that never reaches ATen (tolist, numpy, printing)."""
@@ -330,6 +336,7 @@ class Tracer:
         if changed is not None:
             return Rejected(f"changes Python state that a replay would leave as it is ({changed})", retry=True)
         kinds = self.kinds
+        written = [s for s, k in enumerate(kinds) if k != VALUE and _storage(self.slots[s]) in self.written]
         return Trace(
             tape=self.tape,
             kinds=kinds,
@@ -342,9 +349,25 @@ class Tracer:
             checks=self._checks(entry_guards, bindings, templates),
             python_guards=self.python_guards,
             rng_guarded=self.rng_guarded,
-            written=[s for s, k in enumerate(kinds) if k != VALUE and _storage(self.slots[s]) in self.written],
+            written=written,
+            state_inputs=self._state_inputs(written),
             devices=self.devices,
         )
+
+    def _state_inputs(self, written: list[int]) -> list[tuple[Source, torch.Tensor]]:
+        """The arguments written in place that fn also reaches as its own state (a buffer it closes over,
+        passed as well): eagerly the write goes to that state whatever is passed, so a replay is only right
+        for this very tensor (another one: a retrace)."""
+        found = []
+        for slot, source in self.inputs:
+            t = self.slots[slot]
+            if slot in written and source[0] == "leaf":
+                owners = [self.owners.paths(t)]
+                if source[2] == "data":
+                    owners.append(self.owners.paths(self.leaves[source[1]]))
+                if any(not path[1].startswith("argument") for paths in owners for path in paths):
+                    found.append((source, t))
+        return found
 
     def _tensor(self, slot: int) -> torch.Tensor | None:
         held = self.slots[slot]

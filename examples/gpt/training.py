@@ -229,7 +229,15 @@ class Trainer:
     def _train_step(self) -> None:
         x, y = random_windows(self.train_tokens, self.cfg.context, self.cfg.batch_size, self.gen)
         x, y = (t.tensor_split(self.world)[self.rank].to(self.device) for t in (x, y))  # this process's share
-        loss = self.backend.train_step(x, y)
+        try:
+            loss = self.backend.train_step(x, y)
+        except RuntimeError as e:  # an optimizer's update past the dtype's range (AdamW with a huge --lr)
+            if "overflow" not in str(e):
+                raise
+            raise TrainingDivergedError(
+                f"the update overflowed at step {self.step + 1} ({e}); stopped; {self._kept()}; "
+                "a lower --lr usually helps"
+            ) from e
         if not math.isfinite(loss):
             raise TrainingDivergedError(
                 f"the training loss became {loss} at step {self.step + 1}; stopped; {self._kept()}; "

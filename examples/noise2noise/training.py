@@ -382,11 +382,18 @@ class Trainer:
                 progress = (self.epoch * steps + step) / (self.cfg.epochs * steps)
                 for group in self.backend.opt.param_groups:
                     group["lr"] = self.cfg.lr * 0.5 * (1 + math.cos(math.pi * progress))
-            loss = self.backend.train_step(x, y)
+            where = f"at epoch {self.epoch + 1}, step {step + 1}"
+            try:
+                loss = self.backend.train_step(x, y)
+            except RuntimeError as e:  # an optimizer's update past the dtype's range (Adam with a huge --lr)
+                if "overflow" not in str(e):
+                    raise
+                raise TrainingDivergedError(
+                    f"the update overflowed {where} ({e}); stopped; {self._kept()}; a lower --lr usually helps"
+                ) from e
             if not math.isfinite(loss):
                 raise TrainingDivergedError(
-                    f"the training loss became {loss} at epoch {self.epoch + 1}, step {step + 1}; stopped; "
-                    f"{self._kept()}; a lower --lr usually helps"
+                    f"the training loss became {loss} {where}; stopped; {self._kept()}; a lower --lr usually helps"
                 )
             self.step, self.loss_sum, self.seen = step + 1, self.loss_sum + loss * len(mine), self.seen + len(mine)
             images += len(idx)
