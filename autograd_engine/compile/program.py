@@ -196,8 +196,8 @@ class _Writer:
             note = f"ag.compile.guard({getattr(read, '__name__', read)}) no longer returns {value!r}"
             lines.append(f"        if {self.const(read)}() != {self.const(value)}: raise RETRACE({self.note(note)})")
         for source, tensor in trace.state_inputs:
-            note = self.note(f"an argument that was state fn writes ({describe_value(tensor)}) is another tensor")
-            lines.append(f"        if {self.pick(source)} is not {self.const(tensor)}: raise RETRACE({note})")
+            which = self.note(f"an argument that was state fn writes ({describe_value(tensor)}) is another tensor")
+            lines.append(f"        if {self.pick(source)} is not {self.const(tensor)}: raise RETRACE({which})")
         picks = "".join(self.pick(source) + ", " for _, source in self.program.inputs)
         lines += [f"        return ({picks})", "    except (LookupError, AttributeError, TypeError, ValueError):"]
         return lines + ["        raise RETRACE(0) from None"]
