@@ -441,10 +441,10 @@ class Variable:
 
     # --- methods whose torch signature takes sizes or dims as *args ------------------------------
     # (every other torch.Tensor method with a rule is installed from `dispatch.implements`)
-    def reshape(self, *shape: Any) -> Variable:
-        return F.reshape(self, _shape_arg(shape))
+    def reshape(self, *shape: Any, **named: Any) -> Variable:
+        return F.reshape(self, _shape_arg(shape, named, "reshape", "shape"))
 
-    def view(self, *shape: Any, dtype: torch.dtype | None = None) -> Variable:
+    def view(self, *shape: Any, dtype: torch.dtype | None = None, **named: Any) -> Variable:
         """The same storage in a new shape, or its bits read as another dtype, as torch.Tensor.view: a shape
         the strides cannot express is torch's RuntimeError (reshape copies instead), and a dtype view is
         not differentiable (a constant), as in torch."""
@@ -454,12 +454,12 @@ class Variable:
             return Variable(self.data.view(dtype))
         if len(shape) == 1 and isinstance(shape[0], torch.dtype):
             return Variable(self.data.view(shape[0]))
-        size = _shape_arg(shape)
+        size = _shape_arg(shape, named, "view", "size")
         self.data.view(size)  # torch's error where no view exists
         return F.reshape(self, size)
 
-    def permute(self, *dims: Any) -> Variable:
-        return F.permute(self, _shape_arg(dims))
+    def permute(self, *dims: Any, **named: Any) -> Variable:
+        return F.permute(self, _shape_arg(dims, named, "permute", "dims"))
 
     @property
     def T(self) -> Variable:  # noqa: N802 (torch's name)
@@ -480,8 +480,8 @@ class Variable:
     def mH(self) -> Variable:  # noqa: N802 (torch's name)
         return F.shape.matrix_transpose(self, "tensor.mH")
 
-    def expand(self, *shape: Any) -> Variable:
-        return F.expand(self, _shape_arg(shape))
+    def expand(self, *shape: Any, **named: Any) -> Variable:
+        return F.expand(self, _shape_arg(shape, named, "expand", "size"))
 
     def expand_as(self, other: Variable | torch.Tensor) -> Variable:
         return F.expand(self, tuple(other.shape))
@@ -512,8 +512,15 @@ def unwrap_all(arg: Any) -> Any:
     return arg
 
 
-def _shape_arg(args: tuple[Any, ...]) -> tuple[int, ...]:
-    """Accept both `x.reshape(2, 3)` and `x.reshape((2, 3))`, like torch."""
+def _shape_arg(
+    args: tuple[Any, ...], named: dict[str, Any] | None = None, method: str = "", name: str = ""
+) -> tuple[int, ...]:
+    """Accept `x.reshape(2, 3)`, `x.reshape((2, 3))` and, by torch's keyword, `x.reshape(shape=(2, 3))`."""
+    if named:
+        if args or set(named) != {name}:
+            given = ", ".join(named)
+            raise TypeError(f"{method}() received an invalid combination of arguments: got {given!r}; takes {name}=")
+        args = (named[name],)
     if len(args) == 1 and isinstance(args[0], (tuple, list, torch.Size)):
         return tuple(args[0])
     return tuple(args)

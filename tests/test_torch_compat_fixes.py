@@ -351,3 +351,27 @@ def test_histc_is_torchs_and_never_requires_grad() -> None:
         assert type(ours) is torch.Tensor and not ours.requires_grad
         assert torch.equal(ours, theirs)
     assert not torch.histc(x.clone().requires_grad_(True), bins=3).requires_grad
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda t: t.view(size=(3, 2)),
+        lambda t: t[:1].expand(size=(4, 3)),
+        lambda t: t.reshape(shape=(3, 2)),
+        lambda t: t.permute(dims=(1, 0)),
+        lambda t: t.matmul(other=t.mT),
+        lambda t: torch.matmul(t, other=t.mT),
+        lambda t: t[0].dot(tensor=t[1]),
+        lambda t: torch.dot(t[0], tensor=t[1]),
+    ],
+    ids=["view", "expand", "reshape", "permute", "Tensor.matmul", "torch.matmul", "Tensor.dot", "torch.dot"],
+)
+def test_shape_and_product_methods_take_torchs_keywords(call):
+    x = torch.randn(2, 3, dtype=torch.float64)
+    xt, xv = x.clone().requires_grad_(), ag.Variable(x.clone(), requires_grad=True)
+    want, got = call(xt), call(xv)
+    assert torch.equal(got.data, want.detach())
+    want.sum().backward()
+    got.sum().backward()
+    assert torch.equal(xv.grad.data, xt.grad)

@@ -81,7 +81,15 @@ __all__ = [
     "vecdot",
 ]
 
-implements(torch.matmul, torch.Tensor.matmul, torch.Tensor.__matmul__, torch.linalg.matmul)(matmul)
+implements(torch.Tensor.__matmul__)(matmul)
+
+
+@implements(torch.matmul, torch.Tensor.matmul, torch.linalg.matmul)
+def _matmul(input: Any, other: Any) -> Any:  # noqa: A002 (torch's names, also as keywords)
+    """torch.matmul(input, other): the product of matrices, batches of them, and vectors (see ops.matmul)."""
+    return matmul(input, other)
+
+
 implements(torch.linalg.inv, torch.inverse, torch.Tensor.inverse)(inverse)
 implements(torch.linalg.det, torch.det, torch.Tensor.det)(det)
 
@@ -130,7 +138,7 @@ def _rule(torch_fn: Any, names: str, compute: Callable[..., Any], doc: str, *ali
 mm = _rule(torch.mm, "input mat2", matmul, "the matrix product of two matrices.")
 bmm = _rule(torch.bmm, "input mat2", matmul, "the batched matrix product of (b, n, m) and (b, m, p).")
 mv = _rule(torch.mv, "input vec", matmul, "matrix times vector.")
-dot = _rule(torch.dot, "input other", matmul, "the inner product of two vectors of one size.")
+dot = _rule(torch.dot, "input tensor", matmul, "the inner product of two vectors of one size.")
 vdot = _rule(torch.vdot, "input other", matmul, "the inner product of two vectors (real: as dot).")
 outer = _rule(torch.outer, "input vec2", vector_outer, "input[i] * vec2[j].", torch.ger, torch.Tensor.ger)
 addmm = _rule(torch.addmm, "input mat1 mat2", ops.addmm, "beta * input + alpha * (mat1 @ mat2), one gemm.")
