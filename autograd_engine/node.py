@@ -215,9 +215,10 @@ class Node(Meta):
         for t, version in zip(self.saved_tensors(), self.versions):
             if t._version != version:
                 raise InplaceModificationError(
-                    f"{self.where}: a tensor of shape {tuple(t.shape)} saved for backward was modified in place "
-                    f"after the op was recorded (version {version} -> {t._version}); "
-                    "clone it before modifying, or modify it after backward"
+                    f"{self.where}: one of the variables needed for gradient computation has been modified by an "
+                    f"inplace operation: a tensor of shape {tuple(t.shape)} saved for backward is at version "
+                    f"{t._version}; expected version {version} instead; clone it before modifying, or modify it "
+                    "after backward"
                 )
 
     def release(self) -> None:

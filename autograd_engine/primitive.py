@@ -21,7 +21,7 @@ from .grad_mode import _mode
 from .node import Meta, Node
 from .scope import _scopes
 from .scope import label as scope_label
-from .variable import Variable
+from .variable import Variable, add_view
 
 VJP = Callable[..., Any]
 _WRAPPED_ERRORS = (RuntimeError, ValueError, TypeError, IndexError)
@@ -240,7 +240,10 @@ class Primitive:
         else:
             result._node, result._requires_grad = None, False
         if self.view and out._base is not None:  # it shares args[0]'s storage in torch: in place writes reach it
-            result._view = (args[0], self, kwargs)
+            base = args[0]
+            result._view = (base, self, kwargs, None)
+            if not (base._requires_grad and base._node is None):  # (a leaf that requires grad is never rebound)
+                add_view(base, result)
         return result
 
     def _split_residuals(self, result: Any, raw: Sequence[Any], kwargs: dict[str, Any]) -> Any:

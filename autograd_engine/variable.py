@@ -29,9 +29,12 @@ class Variable:
     accumulated gradient (a Variable) of a leaf after `backward()`.
     """
 
-    __slots__ = ("data", "grad", "name", "_node", "_requires_grad", "_view", "__weakref__")
-    _view: tuple[Variable, Any, dict[str, Any]] | str  # set only on views: (base, view primitive, its kwargs)
-    # or, on a piece of split/chunk/unbind, torch's refusal to write it in place (composites/indexing.py)
+    __slots__ = ("data", "grad", "name", "_node", "_requires_grad", "_view", "_views", "__weakref__")
+    # Set only where views exist (see Primitive and composites/indexing.py's `rebind`): a view's `_view` is
+    # (base, view primitive, its kwargs, torch's refusal to write it in place or None: split's pieces);
+    # a base's `_views` holds weak references to its views and to its `.detach()`ed aliases.
+    _view: tuple[Variable | None, Any, dict[str, Any] | None, str | None]
+    _views: list[weakref.ref[Variable]]
     __hash__ = object.__hash__  # comparisons return tensors, identity stays the hash
     is_parameter = False  # nn.Parameter says True: the graph tools draw and scope parameters apart
 
@@ -141,8 +144,11 @@ class Variable:
         return self
 
     def detach(self) -> Variable:
-        """A new leaf sharing this Variable's storage, outside any graph."""
-        return Variable(self.data)
+        """A new leaf sharing this Variable's storage, outside any graph (and seeing its in-place updates)."""
+        alias = Variable(self.data)
+        if not (self._requires_grad and self._node is None):  # (a leaf that requires grad is never rebound)
+            add_view(self, alias)
+        return alias
 
     def zero_grad(self) -> None:
         self.grad = None
@@ -337,6 +343,8 @@ class Variable:
         return ops.div(self, other)
 
     def __rtruediv__(self, other: Any) -> Variable:
+        if isinstance(other, (int, float, bool)):  # torch's number / tensor: reciprocal(tensor) * number (its bits)
+            return ops.mul(ops.reciprocal(self), other)
         return ops.div(other, self)
 
     def __pow__(self, other: Any) -> Variable:
@@ -510,6 +518,17 @@ def unwrap_all(arg: Any) -> Any:
     if isinstance(arg, list):
         return [unwrap_all(a) for a in arg]
     return arg
+
+
+def add_view(base: Variable, view: Variable) -> None:
+    """Remember `view` (weakly) as a view or alias of `base`, whose in-place updates it must then see."""
+    try:
+        views = base._views
+    except AttributeError:
+        views = base._views = []
+    if len(views) >= 32:  # (a long-lived base: drop the views that are gone)
+        views[:] = [ref for ref in views if ref() is not None]
+    views.append(weakref.ref(view))
 
 
 def _shape_arg(

@@ -139,3 +139,69 @@ def test_a_tensor_method_without_a_rule_is_named_and_hasattr_stays_false():
     assert hasattr(torch.Tensor, "ormqr") and not hasattr(v, "ormqr")
     with pytest.raises(AttributeError, match=r"torch.Tensor.ormqr has no rule for Variables"):
         getattr(v, "ormqr")  # noqa: B009 (the attribute access is what is tested)
+
+
+def _views_follow(x):
+    """Views and a detached alias taken before writes to their base (and to a sibling view) see them."""
+    y = x * 1.0
+    first, transposed, alias = y[0], y.t(), y.detach()
+    y.add_(x.exp())
+    y[1:3].mul_(3)
+    return first * 2 + transposed.sum(1) + alias[2] + transposed.reshape(-1)[:3]
+
+
+def test_views_taken_before_a_write_see_it_as_in_torch():
+    compare_with_torch(_views_follow, _views_follow, [torch.randn(4, 3, dtype=torch.float64)], rtol=0, atol=0)
+
+
+def test_a_view_of_a_view_follows_writes_to_the_first_base():
+    for leaf in (torch.ones(2, 6, requires_grad=True), ag.Variable(torch.ones(2, 6), requires_grad=True)):
+        y = leaf * 1.0  # recorded: the engine's writes make new values, which the views must follow
+        inner = y.view(3, 4)[1]
+        y.fill_(0.0)
+        y[0, 4:] = 7.0
+        assert ag.variable.unwrap(inner.detach()).tolist() == [7.0, 7.0, 0.0, 0.0]
+
+
+W = torch.randn(4, 3, 3, 3, dtype=torch.float64)
+
+
+def _sin_in_place(x):
+    y = x * 2
+    return y.sin_()
+
+
+def _reciprocal_then_add(x):
+    y = x * 1 + 3
+    z = 1 / y  # torch: reciprocal(y) * 1
+    y.add_(1)
+    return z
+
+
+def _conv_relu_in_place(x):
+    y = torch.nn.functional.conv2d(x, W, padding=1)
+    y += torch.nn.functional.conv2d(x, W, padding=1).sigmoid()
+    return torch.nn.functional.relu(y, inplace=True)
+
+
+def _in_place_chain(x):
+    z = x * 1.0
+    z.clamp_(-0.8, 0.8).sin_().add_(x.flip(0), alpha=2.0).mul_(x).div_(x.abs() + 1.0).round_(decimals=3)
+    return z.exp_()
+
+
+@pytest.mark.parametrize("program", [_sin_in_place, _reciprocal_then_add, _conv_relu_in_place, _in_place_chain])
+def test_in_place_programs_torch_differentiates_give_its_bits(program):
+    compare_with_torch(
+        program, program, [torch.randn(2, 3, 5, 5, dtype=torch.float64)], second_order=False, rtol=0, atol=0
+    )
+
+
+def test_a_number_divided_by_a_variable_is_torchs_reciprocal_times_the_number():
+    x = torch.rand(1000, dtype=torch.float64) + 0.5
+    xt, xv = x.clone().requires_grad_(), ag.Variable(x.clone(), requires_grad=True)
+    want, got = 2.5 / xt, 2.5 / xv
+    assert torch.equal(got.data, want.detach())
+    want.sum().backward()
+    got.sum().backward()
+    assert torch.equal(xv.grad.data, xt.grad)

@@ -505,9 +505,11 @@ def in_place(name: str, out_of_place: Callable[..., Any], self: Any, *args: Any,
 
 def _base_of(v: Variable) -> Variable | None:
     view = getattr(v, "_view", None)  # a slot set on view results only
-    if isinstance(view, str):  # a piece of split, chunk or unbind: torch's refusal, see `refuse_in_place`
-        raise RuntimeError(view)
-    return None if view is None else view[0]
+    if view is None:
+        return None
+    if view[3] is not None:  # a piece of split, chunk or unbind: torch's refusal, see `refuse_in_place`
+        raise RuntimeError(view[3])
+    return view[0]
 
 
 def refuse_in_place(pieces: tuple[Any, ...], function: str) -> tuple[Any, ...]:
@@ -520,24 +522,44 @@ def refuse_in_place(pieces: tuple[Any, ...], function: str) -> tuple[Any, ...]:
     )
     for i, piece in enumerate(pieces):
         if isinstance(piece, Variable):
-            piece._view = (
+            refusal = (
                 f"Output {i} of {function} is a view and is being modified inplace. {why}"
                 if piece._requires_grad
                 else f"A view was created in no_grad mode and is being modified inplace with grad mode enabled. {why}"
             )
+            base, prim, kwargs, _ = getattr(piece, "_view", (None, None, None, None))
+            piece._view = (base, prim, kwargs, refusal)
     return pieces
 
 
-def rebind(target: Variable, value: Variable) -> None:
-    """`target` (the same Python object) now holds `value`'s data and node. Where `target` is a view of a
-    base Variable, the base (and its own base, and so on) takes the new values at the positions the view
-    reads, as torch's shared storage would: base = index_put(base, positions, value), so the base's
-    gradient flows to its old values elsewhere and to `value` there (torch's CopySlices)."""
+def rebind(target: Variable, value: Variable, source: Variable | None = None) -> None:
+    """`target` (the same Python object) now holds `value`'s data and node, and everything that shares its
+    storage in torch sees the new values, as torch's shared storage would:
+    - where `target` is a view of a base Variable, the base (and its own base, and so on) takes the new
+      values at the positions the view reads: base = index_put(base, positions, value), so the base's
+      gradient flows to its old values elsewhere and to `value` there (torch's CopySlices);
+    - the views taken of `target` before (and of its base, but `source`, the view being written) are
+      views of the new values: each is its view primitive again, on them; a `.detach()`ed alias holds them.
+    """
     view = getattr(target, "_view", None)
-    if view is not None:
-        base, prim, kwargs = view
-        rebind(base, _write_through(base, prim, kwargs, value))
+    if view is not None and view[0] is not None:
+        base, prim, kwargs, _ = view
+        rebind(base, _write_through(base, prim, kwargs, value), source=target)
+    _hold(target, value, source)
+
+
+def _hold(target: Variable, value: Variable, skip: Variable | None = None) -> None:
+    """`target` holds `value`'s data and node, and its views and aliases (but `skip`) follow."""
     target.data, target._node, target._requires_grad = value.data, value._node, value._requires_grad
+    for ref in list(getattr(target, "_views", ())):
+        alias = ref()
+        if alias is None or alias is skip:
+            continue
+        seen = getattr(alias, "_view", None)
+        if seen is None or seen[0] is not target:  # a detached alias: the values, outside any graph
+            alias.data = target.data
+        else:
+            _hold(alias, seen[1](target, **seen[2]))
 
 
 def _write_through(base: Variable, prim: Any, kwargs: dict[str, Any], value: Variable) -> Variable:
