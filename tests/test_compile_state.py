@@ -2,6 +2,9 @@
 saying so in its schema, shapes that depend on values, an argument that is also state fn writes, and the
 cache's eviction order."""
 
+import sys
+import types
+
 import pytest
 import torch
 
@@ -96,3 +99,22 @@ def test_the_least_recently_used_signature_is_dropped():
     for x in (a, b, a, c, a):
         compiled(x)
     assert (compiled.traces, compiled.replays) == (3, 2)
+
+
+class Settings:
+    scale = 2.0
+
+
+def test_a_setting_in_a_user_class_or_module_is_checked_at_every_replay(monkeypatch):
+    config = types.ModuleType("experiment_config")  # a config.py of the user's
+    config.SHIFT = 1.0
+    monkeypatch.setitem(sys.modules, "experiment_config", config)
+    compiled = ag.compile(lambda x: x * Settings.scale + config.SHIFT)
+    x = torch.ones(2)
+    assert torch.equal(compiled(x), torch.full((2,), 3.0))
+    monkeypatch.setattr(Settings, "scale", 7.0)
+    assert torch.equal(compiled(x), torch.full((2,), 8.0))
+    config.SHIFT = -1.0
+    assert torch.equal(compiled(x), torch.full((2,), 6.0))
+    assert torch.equal(compiled(x), torch.full((2,), 6.0))
+    assert (compiled.traces, compiled.replays) == (3, 1)

@@ -10,7 +10,8 @@ method's object, a `functools.partial`'s function and arguments, its arguments) 
 Modules, optimizers, Variables (and their gradient hooks), dicts (OrderedDict, defaultdict, ...), lists,
 tuples (named tuples), deques, the attributes of objects of user classes (`__dict__` and `__slots__`:
 dataclasses) and of the standard library's attribute bags (`argparse.Namespace`,
-`types.SimpleNamespace`). Each object found has paths from a fixed starting point (a closure cell, a
+`types.SimpleNamespace`), and the plain values (numbers, strings, ...) of the user's modules and classes
+(a `config.py`, `class Cfg: lr = 0.1`). Each object found has paths from a fixed starting point (a closure cell, a
 global, an argument): `opt.__dict__['state'][p]['momentum_buffer']`. A replay follows those paths
 through the containers as they are then and checks what it finds: the same tensor or Variable for
 everything read by reference, the same object for what the walk does not look into (a function, a
@@ -53,6 +54,7 @@ LIMIT = 20_000  # objects walked at most: a huge structure (a dataset) is not se
 PATHS = 4  # paths checked per object at most (an object reached in more ways is checked on the first ones)
 _LIBRARIES = ("torch", "autograd_engine", "nn", "numpy", "builtins", *sys.stdlib_module_names)
 _ATOMS = (type(None), bool, int, float, complex, str, bytes, type, types.ModuleType, torch.dtype, torch.device)
+_NAMESPACES = (type, types.ModuleType)
 _SETS = (set, frozenset)
 _VALUES = (*_ATOMS, *_SETS)  # (compared with ==)
 _SEQUENCES = (list, tuple, deque)
@@ -103,7 +105,8 @@ class Owners:
         if isinstance(child, _VALUES):
             if edge[1] in ("item", "index", "cell", "attr") and child == child:  # (NaN)
                 atoms.append(edge)
-            return
+            if not _config(child):
+                return
         into = self.parents.get(id(child))
         if into is not None:
             into.append(edge)
@@ -250,6 +253,10 @@ def _children(obj: Any) -> Iterator[Edge]:
             yield (obj, "attr", "_node", obj._node)
     elif isinstance(obj, Node):
         yield (obj, "attr", "hooks", obj.hooks)
+    elif _config(obj):  # a user's module or class: its plain values (a config.py, `class Cfg: lr = 0.1`)
+        for name, value in list(vars(obj).items()):
+            if not name.startswith("__") and isinstance(value, _ATOMS) and not isinstance(value, _NAMESPACES):
+                yield (obj, "attr", name, value)
     elif isinstance(obj, dict):
         for k, v in list(obj.items()):
             yield (obj, "item", k, v)
@@ -306,6 +313,13 @@ def _names(code: types.CodeType) -> Iterator[str]:
 
 def _library(module: str) -> bool:
     return module.split(".")[0] in _LIBRARIES
+
+
+def _config(obj: Any) -> bool:
+    """A module or class of the user's (not a library's), whose plain values fn may read as settings."""
+    if isinstance(obj, types.ModuleType):
+        return not _library(obj.__name__) and obj.__name__ != "__main__"
+    return isinstance(obj, type) and not _library(obj.__module__ or "")
 
 
 def _engine_object(obj: Any) -> bool:
