@@ -18,7 +18,7 @@ import pytest
 import torch
 
 import nn
-from examples.noise2noise import cli, data, model, training
+from examples.noise2noise import cli, data, images, model, training
 from examples.noise2noise.checkpoints import CheckpointError
 from examples.noise2noise.config import TrainConfig
 from examples.noise2noise.model import Model
@@ -462,3 +462,36 @@ def test_compile_traces_the_step_then_replays_it():
     losses = [backend.train_step(x, x) for _ in range(5)]
     assert backend._gradients.traces <= 2 and backend._gradients.replays >= 3  # (a first call may warm up)
     assert losses[-1] < losses[0]
+
+
+def test_a_checkpoint_with_nan_weights_is_refused_naming_the_entry(tmp_path, capsys):
+    saved = nn.load(Path(__file__).parents[1] / "examples/noise2noise/pretrained/seed.pt")
+    key = next(iter(saved["model"]))
+    saved["model"][key].fill_(float("nan"))
+    bad = tmp_path / "nan.pt"
+    nn.save(saved, bad)
+    photo = tmp_path / "in.png"
+    images.write_image(photo, torch.randint(0, 256, (3, 8, 8), dtype=torch.uint8))
+    code, _, err = run_cli(capsys, "denoise", "--checkpoint", str(bad), "--input", str(photo), "--output",
+                           str(tmp_path / "out.png"))  # fmt: skip
+    line = one_error_line(err)
+    assert code == 1 and str(bad) in line and f"'model' entry {key!r} holds NaN or infinite values" in line
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_denoise_refuses_to_write_over_its_input(tmp_path, capsys):
+    photo = tmp_path / "in.png"
+    images.write_image(photo, torch.randint(0, 256, (3, 8, 8), dtype=torch.uint8))
+    code, _, err = run_cli(capsys, "denoise", "--arch", "seed", "--input", str(photo), "--output", str(photo))
+    assert code == 2 and "argument --output:" in err and "is the --input photo" in err
+    out = str(tmp_path / "o.png")
+    args = ["--arch", "seed", "--input", str(photo), "--output", out, "--add-noise", "--noisy-output", out]
+    code, _, err = run_cli(capsys, "denoise", *args)
+    assert code == 2 and "is also --output" in err
+
+
+def test_a_run_whose_data_cannot_be_loaded_leaves_no_empty_folder(tmp_path, capsys):
+    run = tmp_path / "new-run"
+    missing = tmp_path / "missing.pkl"
+    code, _, err = run_cli(capsys, "train", "--train-data", str(missing), "--val-data", str(missing), "--out", str(run))
+    assert code != 0 and str(missing) in err and not run.exists()

@@ -62,6 +62,8 @@ def read(path: str | Path, resume: bool = False, weights_only: bool = False) -> 
     for key, value in model.items():
         if not isinstance(value, torch.Tensor):
             raise bad(f"its 'model' entry {key!r} is {_a(value)}, not a tensor")
+        if value.is_floating_point() and not bool(value.isfinite().all()):  # (a diverged run's, never saved here)
+            raise bad(f"its 'model' entry {key!r} holds NaN or infinite values")
     if "config" in ckpt:
         _check_config(ckpt["config"], bad)
     if resume:

@@ -226,6 +226,12 @@ def _check_evaluate(p: argparse.ArgumentParser, args: argparse.Namespace) -> Non
 def _check_denoise(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if args.noisy_output and not args.add_noise:
         p.error("argument --noisy-output: only with --add-noise (it is the corrupted input)")
+    written = {"--output": args.output, "--noisy-output": args.noisy_output}
+    for option, path in written.items():
+        if path and Path(path).resolve() == Path(args.input).resolve():
+            p.error(f"argument {option}: {path} is the --input photo, which it would overwrite; name another file")
+    if args.noisy_output and Path(args.noisy_output).resolve() == Path(args.output).resolve():
+        p.error(f"argument --noisy-output: {args.noisy_output} is also --output; name another file")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

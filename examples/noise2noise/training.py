@@ -212,7 +212,18 @@ class Trainer:
         saved = checkpoints.read(self.checkpoint_path, resume=True) if resume else None
         if saved is not None:
             self._check_same_run(TrainConfig.from_dict(saved["config"]))
+        self.on_step = on_step
+        created = not self.out.exists()
         prepare_run_folder(self.out, resume, overwrite, writer=self.rank == 0)
+        try:
+            self._set_up(cfg, saved)
+        except BaseException:  # (bad data, Ctrl-C while loading: no empty run folder is left behind)
+            if created and self.out.is_dir() and not any(self.out.iterdir()):
+                self.out.rmdir()
+            raise
+
+    def _set_up(self, cfg: TrainConfig, saved: dict[str, Any] | None) -> None:
+        """The model, its optimizer state (when resuming) and the data, in the run folder made ready."""
         self.device = resolve_device(cfg.device)
         self.backend = make_backend(cfg, self.device)
         if self.world > 1:
@@ -227,7 +238,6 @@ class Trainer:
         self.saved_at: tuple[int, int] | None = None  # (epoch, step) of the checkpoint on disk
         self.best_psnr = -math.inf  # the validation PSNR of the weights in best.pt
         self.notes: list[str] = []  # said when the run starts
-        self.on_step = on_step
         self.stop_requested = False
         if saved is not None:
             self._restore(saved)
