@@ -93,9 +93,9 @@ def torch_name(func: Callable[..., Any]) -> str:
     return resolve_name(func) or getattr(func, "__qualname__", repr(func))
 
 
-LAZY_RULES = ["nn.functional"]
-"""Modules above the engine that register rules (torch.nn.functional's), imported on the first call
-that finds no rule: `import autograd_engine` alone is enough for `torch.nn.functional.relu(v)`."""
+LAZY_RULES = ["nn.functional", "nn.init"]
+"""Modules above the engine that register rules (torch.nn.functional's, torch.nn.init's), imported on the
+first call that finds no rule: `import autograd_engine` alone is enough for `torch.nn.functional.relu(v)`."""
 
 
 def load_lazy_rules() -> None:

@@ -173,6 +173,13 @@ class Variable:
     def dim(self) -> int:
         return self.data.dim()
 
+    def ndimension(self) -> int:
+        return self.data.dim()
+
+    @property
+    def is_meta(self) -> bool:
+        return self.data.is_meta
+
     def size(self, dim: int | None = None) -> Any:
         return self.data.size() if dim is None else self.data.size(dim)
 

@@ -1,6 +1,7 @@
 """nn: layers, losses and optimizers built only from autograd_engine ops (no backward methods)."""
 
 from . import containers, func, functional, layers, modules, optim, parallel, utils
+from . import init as init  # (torch.nn.init on Variables; importing it registers its rules)
 from .containers import *  # noqa: F403
 from .layers import *  # noqa: F403
 from .layers import (  # noqa: F401  (named again for mypy, which does not follow two star imports)
@@ -151,6 +152,7 @@ __all__ = [
     "Module",
     "Parameter",
     "func",
+    "init",
     "functional",
     "layers",
     "load",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
@@ -12,6 +13,7 @@ import torch
 
 from autograd_engine import Variable
 from autograd_engine.primitive import describe
+from autograd_engine.pytree import tree_map
 from autograd_engine.scope import in_module, scope
 from autograd_engine.variable import unwrap
 
@@ -69,30 +71,91 @@ def _remove(name: str, *tables: Any) -> None:
             table.pop(name, None)
 
 
+_Undo = Callable[[], Any]
+_Change = Callable[[bool], _Undo | None]
+"""One change a load makes (a copy, an assignment, a set_extra_state): called with whether to keep a way
+back, it makes the change and returns what undoes it (None where nothing was kept)."""
+
+_EXTRA_STATE_KEY_SUFFIX = "_extra_state"
+
+
 class _Loading:
-    """The copies of one `load_state_dict` call, held back until the whole load is known to succeed, so
-    that a failed load changes nothing. Before a load post-hook runs, the copies so far are made (the hook
-    sees the loaded module, as in torch), keeping the old values to restore if the load then fails."""
+    """The changes of one `load_state_dict` call, held back until the whole load is known to succeed, so
+    that a failed load changes nothing. Before a load post-hook runs, the changes so far are made (the hook
+    sees the loaded module, as in torch), keeping the way back in case the load then fails."""
 
     def __init__(self) -> None:
-        self.pending: list[tuple[torch.Tensor, torch.Tensor]] = []
-        self.backups: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.pending: list[_Change] = []
+        self.undo: list[_Undo] = []
 
-    def flush(self, keep_backups: bool) -> None:
-        with torch.no_grad():
-            for target, value in self.pending:
-                if keep_backups:
-                    self.backups.append((target, target.clone()))
-                target.copy_(value)
+    def flush(self, keep_undo: bool) -> None:
+        for change in self.pending:
+            undo = change(keep_undo)
+            if undo is not None:
+                self.undo.append(undo)
         self.pending.clear()
 
     def rollback(self) -> None:
-        with torch.no_grad():
-            for target, old in reversed(self.backups):
-                target.copy_(old)
+        for undo in reversed(self.undo):
+            undo()
 
 
 _loading: contextvars.ContextVar[_Loading | None] = contextvars.ContextVar("_loading", default=None)
+
+
+def _stage(change: _Change) -> None:
+    """Make `change` when `load_state_dict` has checked everything (at once outside a load)."""
+    loading = _loading.get()
+    if loading is None:
+        change(False)
+    else:
+        loading.pending.append(change)
+
+
+def _copy(target: torch.Tensor, value: torch.Tensor) -> _Change:
+    """Copy `value` into `target` in place (load_state_dict's default)."""
+
+    def write(values: torch.Tensor) -> None:
+        with torch.no_grad():
+            target.copy_(values)
+
+    def change(keep: bool) -> _Undo | None:
+        old = target.clone() if keep else None
+        write(value)
+        return None if old is None else functools.partial(write, old)
+
+    return change
+
+
+def _assign(module: Module, table: dict[str, Any], name: str, value: Any) -> _Change:
+    """Make `value` the module's parameter or buffer `name` (load_state_dict's `assign=True`): a Parameter
+    takes the requires_grad of the one it replaces."""
+    requires_grad = table[name].requires_grad
+
+    def change(keep: bool) -> _Undo | None:
+        old = table[name]
+        if isinstance(value, Parameter):
+            value.requires_grad_(requires_grad)
+        setattr(module, name, value)
+        return functools.partial(table.__setitem__, name, old) if keep else None
+
+    return change
+
+
+def _set_extra_state(module: Module, state: Any) -> _Change:
+    """Call the module's `set_extra_state(state)`; the way back needs its `get_extra_state`."""
+
+    def change(keep: bool) -> _Undo | None:
+        old = (module.get_extra_state(),) if keep and _overrides(module, "get_extra_state") else None
+        module.set_extra_state(state)
+        return None if old is None else functools.partial(module.set_extra_state, old[0])
+
+    return change
+
+
+def _overrides(module: Module, method: str) -> bool:
+    """Whether the module's class defines `method` itself (torch's test for get/set_extra_state)."""
+    return getattr(type(module), method) is not getattr(Module, method)
 
 
 def _addindent(text: str) -> str:
@@ -281,8 +344,8 @@ class Module:
                 if has_call_hooks(self):
                     return call_with_hooks(self, path, args, kwargs)
                 return self.forward(*args, **kwargs)
-            except (RuntimeError, ValueError, TypeError, IndexError) as e:
-                named = in_module(e, path, describe([unwrap(a) for a in args]))
+            except (RuntimeError, ValueError, TypeError, IndexError, AssertionError) as e:
+                named = in_module(e, path, describe(tree_map(unwrap, list(args))))
                 if named is None:
                     raise
                 raise named from e
@@ -363,8 +426,8 @@ class Module:
             if child is not None:
                 yield from child.named_modules(memo, f"{prefix}.{name}" if prefix else name, remove_duplicate)
 
-    def modules(self) -> Iterator[Module]:
-        return (m for _, m in self.named_modules())
+    def modules(self, remove_duplicate: bool = True) -> Iterator[Module]:
+        return (m for _, m in self.named_modules(remove_duplicate=remove_duplicate))
 
     def _named_members(
         self, table: str, prefix: str, recurse: bool, remove_duplicate: bool
@@ -460,10 +523,16 @@ class Module:
         first, as torch's `_apply`; the Parameter objects stay, so optimizers keep them."""
         for child in self.children():
             child._apply(fn)
-        for p in self._parameters.values():
+        for name, p in self._parameters.items():
             if p is None:
                 continue
-            p.data = fn(p.data)
+            data = fn(p.data)
+            if p.requires_grad and not (data.is_floating_point() or data.is_complex()):
+                raise RuntimeError(
+                    f"{type(self).__name__}.{name}: data set to a tensor that requires gradients must be floating "
+                    f"point or complex dtype (got {data.dtype})"
+                )
+            p.data = data
             p._node = None  # the cached leaf node describes the old dtype and device
             if p.grad is not None:
                 p.grad = Variable(fn(p.grad.data))
@@ -475,6 +544,11 @@ class Module:
     def _cast_floating(self, dtype: torch.dtype) -> Module:
         """Cast floating-point parameters and buffers; integer ones (num_batches_tracked) keep their dtype."""
         return self._apply(lambda t: t.to(dtype) if t.is_floating_point() else t)
+
+    def type(self, dst_type: torch.dtype | str) -> Module:
+        """Cast every parameter and buffer, integer ones too, to `dst_type` (a dtype or a tensor type name
+        such as 'torch.DoubleTensor'), as torch.nn.Module.type; returns self."""
+        return self._apply(lambda t: t.type(dst_type))
 
     def double(self) -> Module:
         return self._cast_floating(torch.float64)
@@ -528,6 +602,8 @@ class Module:
         name (the one a subclass overrides to save differently)."""
         for name, value in self._own_state().items():
             destination[prefix + name] = value if keep_vars else unwrap(value).detach()
+        if _overrides(self, "get_extra_state"):
+            destination[prefix + _EXTRA_STATE_KEY_SUFFIX] = self.get_extra_state()
 
     def state_dict(
         self, *, destination: dict[str, Any] | None = None, prefix: str = "", keep_vars: bool = False
@@ -557,6 +633,22 @@ class Module:
             elif result is not None:
                 destination = result
         return destination
+
+    def get_extra_state(self) -> Any:
+        """Extra state to save under `prefix + '_extra_state'` in the state dict: define it (and
+        `set_extra_state`) in a subclass, as in torch; this default is never called."""
+        raise RuntimeError(
+            "Reached a code path in Module.get_extra_state() that should never be called: "
+            f"{type(self).__name__} does not define get_extra_state"
+        )
+
+    def set_extra_state(self, state: Any) -> None:
+        """Restore the extra state that `get_extra_state` saved (called by `load_state_dict`; a strict load
+        of a state dict without it reports the key missing): define it in a subclass, as in torch."""
+        raise RuntimeError(
+            "Reached a code path in Module.set_extra_state() that should never be called: "
+            f"{type(self).__name__} does not define set_extra_state"
+        )
 
     def register_state_dict_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
         """Call `hook(module, prefix, keep_vars)` when `state_dict` reaches this module, before it saves."""
@@ -603,47 +695,86 @@ class Module:
     ) -> None:
         """Load this module's own entries (not its children's) from `state_dict`, as torch's method of the
         name: run the load pre-hooks, check each entry (a tensor of the right shape, else a message in
-        `error_msgs`) and note the keys this module lacks or does not know. Within `load_state_dict` the
-        copies wait until the whole load is known to succeed."""
+        `error_msgs`), note the keys this module lacks or does not know, and hand the extra state to
+        `set_extra_state`. `local_metadata['assign_to_params_buffers']` (load_state_dict's `assign`) makes the
+        given tensors the parameters and buffers instead of copying them in. Within `load_state_dict` the
+        changes wait until the whole load is known to succeed."""
         for hook in list(self._load_state_dict_pre_hooks.values()):
             hook(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
         own = self._own_state()
-        loading = _loading.get()
+        assign = local_metadata.get("assign_to_params_buffers", False)
         for name, target in own.items():
             key = prefix + name
             if key not in state_dict:
                 if strict:
                     missing_keys.append(key)
                 continue
-            value, target = unwrap(state_dict[key]), unwrap(target)
-            if not isinstance(value, torch.Tensor):
+            value = state_dict[key]
+            tensor, current = unwrap(value), unwrap(target)
+            if not isinstance(tensor, torch.Tensor):
                 error_msgs.append(
                     f'While copying the parameter named "{key}", expected torch.Tensor or Tensor-like object '
                     f"from checkpoint but received {type(value)}"
                 )
                 continue
-            if target.dim() == 0 and value.shape == (1,):
-                value = value[0]  # a scalar saved as a 1-element vector (torch 0.3), which torch still loads
-            if value.shape != target.shape:
+            if current.dim() == 0 and tensor.shape == (1,):
+                value = tensor = tensor[0]  # a scalar saved as a 1-element vector (torch 0.3), which torch still loads
+            if tensor.shape != current.shape:
                 error_msgs.append(
-                    f"size mismatch for {key}: copying a param with shape {value.shape} from checkpoint, "
-                    f"the shape in current model is {target.shape}."
+                    f"size mismatch for {key}: copying a param with shape {tensor.shape} from checkpoint, "
+                    f"the shape in current model is {current.shape}."
                 )
-            elif loading is None:
-                with torch.no_grad():
-                    target.copy_(value)
+            elif assign:
+                self._stage_assignment(key, name, target, value, error_msgs)
             else:
-                loading.pending.append((target, value))
+                if current.is_meta and not tensor.is_meta:
+                    warnings.warn(
+                        f"for {key}: copying from a non-meta parameter in the checkpoint to a meta parameter in "
+                        "the current model, which is a no-op. (Did you mean to pass `assign=True` to assign items "
+                        "in the state dictionary to their corresponding key in the module instead of copying them "
+                        "in place?)",
+                        stacklevel=2,
+                    )
+                _stage(_copy(current, tensor))
+        extra_key = prefix + _EXTRA_STATE_KEY_SUFFIX
+        if _overrides(self, "set_extra_state"):
+            if extra_key in state_dict:
+                _stage(_set_extra_state(self, state_dict[extra_key]))
+            elif strict:
+                missing_keys.append(extra_key)
+        elif strict and extra_key in state_dict:
+            unexpected_keys.append(extra_key)
         if strict:
             for key in state_dict:
-                if key.startswith(prefix):
+                if key.startswith(prefix) and key != extra_key:
                     head, dot, _ = key[len(prefix) :].partition(".")
                     if (self._modules.get(head) is None) if dot else (head not in own):
                         unexpected_keys.append(key)
 
-    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> _IncompatibleKeys:
+    def _stage_assignment(self, key: str, name: str, target: Any, value: Any, error_msgs: list[str]) -> None:
+        """`value` as this module's parameter or buffer `name` (`assign=True`): a parameter becomes a Parameter
+        holding the given tensor (the given Parameter itself), with the requires_grad of the one it replaces;
+        a buffer becomes the given tensor. A tensor no Parameter can hold is torch's message in `error_msgs`."""
+        if name not in self._parameters:
+            _stage(_assign(self, self._buffers, name, unwrap(value)))
+            return
+        try:
+            param = value if isinstance(value, Parameter) else Parameter(unwrap(value), target.requires_grad)
+        except (RuntimeError, TypeError) as e:
+            error_msgs.append(
+                f'While copying the parameter named "{key}", whose dimensions in the model are {target.size()} and '
+                f"whose dimensions in the checkpoint are {value.size()}, an exception occurred : {e.args}."
+            )
+            return
+        _stage(_assign(self, self._parameters, name, param))
+
+    def load_state_dict(
+        self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False
+    ) -> _IncompatibleKeys:
         """Copy tensors into the parameters and persistent buffers (in place, keeping device and dtype), as
         torch.nn does: returns the missing and unexpected keys (`strict=False`; with `strict` they raise).
+        With `assign`, the given tensors become the parameters (as Parameters keeping each old one's
+        requires_grad) and buffers, their dtype and device too: the way to fill a `skip_init` module.
         Module by module as torch (`_load_from_state_dict` and the load hooks), but nothing is copied until
         everything checked out, so nothing loads on error; the RuntimeError names every bad key."""
         if not isinstance(state_dict, Mapping):
@@ -658,7 +789,7 @@ class Module:
         loading = _Loading()
         token = _loading.set(loading)
         try:
-            self._load_tree(state_dict, "", metadata, loading, missing, unexpected, errors)
+            self._load_tree(state_dict, "", metadata, assign, loading, missing, unexpected, errors)
             if strict and unexpected:
                 errors.insert(
                     0, "Unexpected key(s) in state_dict: {}. ".format(", ".join(f'"{k}"' for k in unexpected))
@@ -669,7 +800,7 @@ class Module:
                 raise RuntimeError(
                     f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors)
                 )
-            loading.flush(keep_backups=False)
+            loading.flush(keep_undo=False)
         except BaseException:
             loading.rollback()
             raise
@@ -682,6 +813,7 @@ class Module:
         state_dict: dict[str, Any],
         prefix: str,
         metadata: Mapping[str, Any] | None,
+        assign: bool,
         loading: _Loading,
         missing: list[str],
         unexpected: list[str],
@@ -690,15 +822,17 @@ class Module:
         """torch's recursive `load`: this module's entries, then each child's (from the keys under its prefix,
         as this module's pre-hooks left them), then this module's load post-hooks."""
         local_metadata = {} if metadata is None else metadata.get(prefix[:-1], {})
+        if assign:  # (torch writes it into the state dict's own metadata; here a copy keeps that unchanged)
+            local_metadata = {**local_metadata, "assign_to_params_buffers": True}
         self._load_from_state_dict(state_dict, prefix, local_metadata, True, missing, unexpected, errors)
         for name, child in self._modules.items():
             if child is not None:
                 child_prefix = f"{prefix}{name}."
                 child_state = {k: v for k, v in state_dict.items() if k.startswith(child_prefix)}
-                child._load_tree(child_state, child_prefix, metadata, loading, missing, unexpected, errors)
+                child._load_tree(child_state, child_prefix, metadata, assign, loading, missing, unexpected, errors)
         if not self._load_state_dict_post_hooks:
             return
-        loading.flush(keep_backups=True)
+        loading.flush(keep_undo=True)
         incompatible = _IncompatibleKeys(missing, unexpected)
         for hook in list(self._load_state_dict_post_hooks.values()):
             if hook(self, incompatible) is not None:

@@ -165,6 +165,6 @@ class DistributedDataParallel(Module):
         """The wrapped module's state dict (keys without a 'module.' prefix)."""
         return self.module.state_dict(destination=destination, prefix=prefix, keep_vars=keep_vars)
 
-    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> Any:
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False) -> Any:
         """Load into the wrapped module (keys without a 'module.' prefix); returns its missing and unexpected keys."""
-        return self.module.load_state_dict(state_dict, strict)
+        return self.module.load_state_dict(state_dict, strict, assign)

@@ -312,12 +312,12 @@ def test_the_whole_model_trains_on_variable_length_batches():
 
 
 def _same_error(ours_call, theirs_call):
-    """Both calls raise the same type with the same message."""
+    """Both calls raise the same type; ours has torch's message in it."""
     with pytest.raises(Exception) as theirs_info:  # noqa: PT011 (the oracle's exception, whatever it is)
         theirs_call()
     with pytest.raises(theirs_info.type) as ours_info:
         ours_call()
-    assert str(ours_info.value) == str(theirs_info.value)
+    assert str(theirs_info.value) in str(ours_info.value)  # (ours also names the layer and the input)
 
 
 CONSTRUCTOR_ERRORS = [

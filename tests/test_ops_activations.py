@@ -3,10 +3,13 @@ torch, torch.Tensor and torch.special spellings), values, first and second deriv
 fused primitives equal to their composites; extremes, NaN and infinity in every float dtype; torch's
 errors; in-place semantics; softmax's implicit dim.
 
-Timings (256x1024 float32, forward + backward, one CPU thread, best of 40;
-`python -m tests.test_ops_activations`), composite vs fused primitive: sigmoid 0.58 vs 0.20 ms, gelu
+Timings (256x1024 float32, forward + backward, one CPU thread, best of 40, measured when each fused
+primitive replaced its composite; `python -m benchmarks` times softmax, gelu and layer norm), composite vs
+fused primitive: sigmoid 0.58 vs 0.20 ms, gelu
 (erf) 1.16 vs 0.34 ms, gelu (tanh) 1.78 vs 0.82 ms, elu 7.2 vs 0.46 ms (the composite's two `where`s
-cost about 0.9 ms each on this CPU), softmax 0.55 vs 0.20 ms, log_softmax 0.48 vs 0.31 ms.
+cost about 0.9 ms each on this CPU), softmax 0.55 vs 0.20 ms, log_softmax 0.48 vs 0.31 ms; and (FUSED_BITS,
+best of 20) softplus(beta, threshold) 1.91 vs 0.49 ms, logsigmoid 1.34 vs 0.38 ms, hardsigmoid 0.70 vs 0.11
+ms, hardswish 0.76 vs 0.11 ms, glu 0.30 vs 0.15 ms, celu 5.1 vs 0.36 ms.
 """
 
 from __future__ import annotations
@@ -481,3 +484,212 @@ def test_silu_mish_tanh_primitives_equal_their_composites(fused, composite):
     v, w = r(6, 7), r(6, 7)
     for a, b in zip(_derivatives(fused, x, v, w), _derivatives(composite, x, v, w)):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+
+
+# --- torch's bits: softplus, log_sigmoid, hardsigmoid, hardswish, glu, and elu's kinks ------------------
+def _log_sigmoid_buffer(x: torch.Tensor) -> torch.Tensor:
+    """What torch's log_sigmoid_backward kernel reads besides x (e^-|x| on the CPU)."""
+    return torch.ops.aten.log_sigmoid_forward(x.detach())[1]
+
+
+X45 = r(4, 5, scale=4)
+
+BITS_CASES = [
+    ("log_sigmoid", ops.log_sigmoid, F.logsigmoid, [r(4, 5, scale=5)]),
+    (
+        "log_sigmoid_backward",
+        lambda g, a: ops.log_sigmoid_backward(g, a, buffer=_log_sigmoid_buffer(a.data)),
+        lambda g, a: torch.ops.aten.log_sigmoid_backward(g, a, _log_sigmoid_buffer(a)),
+        [r(4, 5), r(4, 5, scale=5)],
+    ),
+    (
+        "softplus-primitive",
+        lambda a: ops.softplus(a, beta=0.5, threshold=3.0),
+        lambda a: F.softplus(a, 0.5, 3.0),
+        [X45],
+    ),
+    (
+        "softplus_backward",
+        lambda g, a: ops.softplus_backward(g, a, beta=2.0, threshold=5.0),
+        lambda g, a: torch.ops.aten.softplus_backward(g, a, 2.0, 5.0),
+        [r(4, 5), r(4, 5, scale=4)],
+    ),
+    ("hardsigmoid-primitive", ops.hardsigmoid, F.hardsigmoid, [X45]),
+    (
+        "hardsigmoid_backward",  # torch has no derivative of it at all: against g times its slopes, x constant
+        lambda g: ops.hardsigmoid_backward(g, X45),
+        lambda g: g * torch.ops.aten.hardsigmoid_backward(torch.ones_like(X45), X45),
+        [r(4, 5)],
+    ),
+    ("hardswish-primitive", ops.hardswish, F.hardswish, [X45]),
+    (
+        "hardswish_backward",
+        lambda g, a: ops.hardswish_backward(g, a),
+        lambda g, a: torch.ops.aten.hardswish_backward(g, a),
+        [r(4, 5), r(4, 5, scale=4)],
+    ),
+    ("glu-primitive", lambda a: ops.glu(a, dim=1), lambda a: F.glu(a, 1), [r(3, 4)]),
+    (
+        "glu_backward",
+        lambda g, a: ops.glu_backward(g, a, dim=0),
+        lambda g, a: torch.ops.aten.glu_backward(g, a, 0),
+        [r(2, 3), r(4, 3, scale=2)],
+    ),
+    (
+        "elu_backward-celu",  # celu's backward scale: 1 / alpha rounded to float32, as torch's
+        lambda g, a: ops.elu_backward(g, a, alpha=1.3, input_scale=1 / 1.2999999523162842),
+        lambda g, a: _torch_vjp(lambda t: F.celu(t, 1.3), g, a),
+        [r(4, 5), r(4, 5, scale=2)],
+    ),
+]
+
+
+@pytest.mark.parametrize("name,engine_fn,torch_fn,inputs", BITS_CASES, ids=[c[0] for c in BITS_CASES])
+def test_fused_activations_match_torch_autograd(name, engine_fn, torch_fn, inputs, device):
+    second_order = not name.startswith("hardsigmoid")  # torch has no second derivative of hardsigmoid
+    compare_with_torch(engine_fn, torch_fn, [x.to(device) for x in inputs], second_order=second_order)
+
+
+CASES = [*CASES, *BITS_CASES]
+
+
+def _softplus_composite(x: Any) -> Any:
+    """log(1 + e^x) = relu(x) + log1p(e^-|x|) (the composite the primitives replace; x != 0)."""
+    return ag.relu(x) + ops.log1p(ops.exp(-ag.abs(x)))
+
+
+def _halves(x: Any, dim: int) -> tuple[Any, Any]:
+    half, lead = x.shape[dim] // 2, (slice(None),) * dim
+    return x[(*lead, slice(0, half))], x[(*lead, slice(half, None))]
+
+
+def _hardsigmoid_composite(x: Any) -> Any:
+    """x times torch's slope (1/6 rounded to float32, in every dtype) plus a constant: torch's value."""
+    raw = x.data
+    flat, slope = F.hardsigmoid(raw), torch.ops.aten.hardsigmoid_backward(torch.ones_like(raw), raw)
+    return ops.where(slope != 0, x * slope + (flat - raw * slope), flat)
+
+
+def _glu_composite(x: Any, dim: int) -> Any:
+    a, b = _halves(x, dim)
+    return a * ops.sigmoid(b)
+
+
+FUSED_BITS = [
+    ("softplus", ops.softplus, _softplus_composite),
+    (
+        "softplus-beta-threshold",
+        lambda x: ops.softplus(x, beta=2.0, threshold=5.0),
+        lambda x: ops.where(x.data * 2.0 > 5.0, x, _softplus_composite(x * 2.0) / 2.0),
+    ),
+    ("softplus-ag", ag.softplus, _softplus_composite),
+    ("log_sigmoid", ops.log_sigmoid, lambda x: -_softplus_composite(-x)),
+    ("hardsigmoid", ops.hardsigmoid, _hardsigmoid_composite),
+    ("hardswish", ops.hardswish, lambda x: x * F.relu6(x + 3.0) / 6.0),
+    ("glu", lambda x: ops.glu(x, dim=1), lambda x: _glu_composite(x, 1)),
+    ("glu-dim0", lambda x: ops.glu(x, dim=0), lambda x: _glu_composite(x, 0)),
+    ("elu-celu", lambda x: ops.elu(x, alpha=0.5, input_scale=2.0), lambda x: _elu_composite(x, 0.5, 1.0, 2.0)),
+]
+
+
+def _derivatives_to(fn: Callable[..., Any], x: torch.Tensor, v: torch.Tensor, w: torch.Tensor) -> list[torch.Tensor]:
+    """_derivatives, the second order 0 where the VJP is a constant (piecewise linear fn)."""
+    xv = ag.Variable(x.clone(), requires_grad=True)
+    (g,) = ag.gradients(fn(xv), [xv], v, create_graph=True)
+    return _derivatives(fn, x, v, w) if g.requires_grad else [fn(xv).data, g.data, torch.zeros_like(x)]
+
+
+@pytest.mark.parametrize("name,fused,composite", FUSED_BITS, ids=[f[0] for f in FUSED_BITS])
+def test_fused_activations_equal_their_composites(name, fused, composite):
+    x = r(6, 8, scale=4)
+    v, w = r(*fused(x).shape), r(6, 8)
+    for a, b in zip(_derivatives_to(fused, x, v, w), _derivatives_to(composite, x, v, w)):
+        torch.testing.assert_close(a, b, rtol=2e-15, atol=2e-15)
+
+
+ACTIVATION_BITS = {
+    "softplus": F.softplus,
+    "softplus-beta-threshold": lambda a: F.softplus(a, beta=2.0, threshold=1.0),
+    "softplus-beta-half": lambda a: F.softplus(a * 10, beta=0.5, threshold=3),
+    "softplus-module": torch.nn.Softplus(2, 5),
+    "logsigmoid": F.logsigmoid,
+    "logsigmoid-module": torch.nn.LogSigmoid(),
+    "hardsigmoid": F.hardsigmoid,
+    "hardsigmoid-module": torch.nn.Hardsigmoid(),
+    "hardswish": F.hardswish,
+    "hardswish-module": torch.nn.Hardswish(),
+    "glu": F.glu,
+    "glu-dim0": lambda a: F.glu(a, 0),
+    "glu-module": torch.nn.GLU(0),
+    "elu": lambda a: F.elu(a, 0.7),
+    "selu": F.selu,
+    "celu": lambda a: F.celu(a, 1.3),
+    "celu-torch": lambda a: torch.celu(a, 0.7),
+    "celu-module": torch.nn.CELU(1.3),
+}
+NO_SECOND_ORDER = ("hardsigmoid",)  # torch raises: it has no derivative of hardsigmoid_backward
+
+
+def _torch_and_engine_derivatives(
+    fn: Callable[..., Any], x: torch.Tensor, v: torch.Tensor, w: torch.Tensor, second: bool
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(engine, torch) pairs of fn's value, VJP with v and (with `second`) gradient of <that VJP, w>."""
+    xt = x.clone().requires_grad_()
+    yt = fn(xt)
+    (gt,) = torch.autograd.grad(yt, xt, v, create_graph=second)
+    engine = _derivatives(fn, x, v, w) if second else _derivatives(fn, x, v, w)[:2]
+    pairs = [(engine[0], yt.detach()), (engine[1], gt.detach())]
+    if second:
+        pairs.append((engine[2], torch.autograd.grad((gt * w).sum(), xt)[0]))
+    return pairs
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+@pytest.mark.parametrize("name", list(ACTIVATION_BITS))
+def test_fused_activations_are_torchs_bits_to_second_order(name, dtype):
+    """Values, gradients and second derivatives torch.equal to torch's: its kernels forward and backward,
+    and its double-backward formulas in its order of operations."""
+    fn = ACTIVATION_BITS[name]
+    gen = torch.Generator().manual_seed(2)
+    x, w = (torch.randn(1000, 6, generator=gen, dtype=dtype) * s for s in (3.0, 1.0))
+    v = torch.randn(fn(x).shape, generator=gen, dtype=dtype)
+    for engine, expected in _torch_and_engine_derivatives(fn, x, v, w, not name.startswith(NO_SECOND_ORDER)):
+        assert torch.equal(engine, expected)
+
+
+KINKS = [-3.0, -1.0, -0.5, -0.0, 0.0, 0.5, 1.0, 2.5, 3.0, 6.0, -6.0, 20.0, 1.5, math.nan]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+@pytest.mark.parametrize("name", [n for n in ACTIVATION_BITS if not n.startswith("glu")])
+def test_fused_activations_are_torchs_bits_at_their_kinks_to_second_order(name, dtype):
+    """At the kinks (0 for elu/selu/celu, beta x == threshold for softplus, +-3 for hardsigmoid and
+    hardswish) and NaN, values, gradients and second derivatives are torch's bits and conventions."""
+    fn = ACTIVATION_BITS[name]
+    x = torch.tensor(KINKS, dtype=dtype)
+    v = torch.linspace(0.5, 1.5, len(KINKS), dtype=dtype)
+    w = torch.linspace(-1.0, 2.0, len(KINKS), dtype=dtype)
+    for engine, expected in _torch_and_engine_derivatives(fn, x, v, w, not name.startswith(NO_SECOND_ORDER)):
+        assert torch.equal(engine.nan_to_num(7.0), expected.nan_to_num(7.0))
+        assert torch.equal(engine.isnan(), expected.isnan())
+
+
+def test_hardsigmoid_second_derivative_is_zero_where_torch_has_none():
+    x = torch.tensor(KINKS, dtype=torch.float64)
+    v, w = torch.ones_like(x), torch.ones_like(x)
+    xt = x.clone().requires_grad_()
+    (gt,) = torch.autograd.grad(F.hardsigmoid(xt), xt, v, create_graph=True)
+    with pytest.raises(RuntimeError, match="not implemented"):
+        torch.autograd.grad(gt.sum(), xt)
+    assert torch.equal(_derivatives(F.hardsigmoid, x, v, w)[2], torch.zeros_like(x))
+
+
+def test_softplus_composite_has_no_threshold_and_is_finite_everywhere():
+    """ag.softplus is log(1 + e^x) itself (no linear region), finite and with gradient sigmoid(x)."""
+    x = torch.tensor([-1000.0, -30.0, -1.0, 0.0, 1.0, 25.0, 1000.0], dtype=torch.float64)
+    xe = ag.Variable(x.clone(), requires_grad=True)
+    y = ag.softplus(xe)
+    y.sum().backward()
+    assert torch.equal(y.data, -F.logsigmoid(-x))
+    assert y.data[5] != 25.0 and torch.isfinite(y.data).all()
+    torch.testing.assert_close(xe.grad.data, torch.sigmoid(x), rtol=1e-15, atol=0)

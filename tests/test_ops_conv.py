@@ -15,6 +15,7 @@ import autograd_engine as ag
 import nn
 
 from .oracles import compare_with_torch
+from .test_ops_linalg import assert_same_bits
 from .test_torch_semantics import torch_error
 
 torch.manual_seed(0)
@@ -195,3 +196,51 @@ def test_conv_shape_errors_are_runtime_errors_and_value_errors():
     with pytest.raises(RuntimeError, match="expected 3 input channels") as got:
         F.conv2d(ag.Variable(torch.randn(1, 2, 5, 5)), torch.randn(4, 3, 3, 3))
     assert isinstance(got.value, ValueError) and isinstance(got.value, nn.functional.ShapeError)
+
+
+# --- second order in torch's bits (_convolution_double_backward) ----------------------------------------
+SECOND_ORDER = [
+    ("conv1d", lambda x, w: F.conv1d(x, w), (2, 3, 9), (6, 3, 3)),
+    ("conv1d-groups-stride", lambda x, w: F.conv1d(x, w, stride=2, padding=1, groups=3), (2, 3, 9), (6, 1, 3)),
+    ("conv1d-same-dilated", lambda x, w: F.conv1d(x, w, padding="same", dilation=2), (2, 3, 9), (6, 3, 3)),
+    ("conv2d", lambda x, w: F.conv2d(x, w), (2, 4, 7, 6), (4, 4, 3, 2)),
+    ("conv2d-groups-stride", lambda x, w: F.conv2d(x, w, stride=2, padding=1, groups=2), (2, 4, 7, 6), (4, 2, 3, 2)),
+    (
+        "conv2d-groups-dilation",
+        lambda x, w: F.conv2d(x, w, dilation=(1, 2), padding=(0, 2), groups=4),
+        (2, 4, 7, 6),
+        (8, 1, 3, 2),
+    ),
+    ("conv_transpose2d", lambda x, w: F.conv_transpose2d(x, w), (2, 4, 5, 6), (4, 3, 3, 2)),
+    (
+        "conv_transpose2d-groups-stride",
+        lambda x, w: F.conv_transpose2d(x, w, stride=2, padding=1, output_padding=1, groups=2),
+        (2, 4, 5, 6),
+        (4, 3, 3, 2),
+    ),
+    (
+        "conv_transpose2d-dilation",
+        lambda x, w: F.conv_transpose2d(x, w, dilation=2, groups=2),
+        (2, 4, 5, 6),
+        (4, 3, 3, 2),
+    ),
+    (
+        "conv_transpose2d-uneven",
+        lambda x, w: F.conv_transpose2d(x, w, stride=(2, 1), output_padding=(1, 0)),
+        (2, 4, 5, 6),
+        (4, 3, 3, 2),
+    ),
+    ("conv3d-groups", lambda x, w: F.conv3d(x, w, stride=2, padding=1, groups=2), (1, 4, 5, 4, 5), (2, 2, 3, 2, 3)),
+]
+
+
+@pytest.mark.parametrize("name,fn,x_shape,w_shape", SECOND_ORDER, ids=[c[0] for c in SECOND_ORDER])
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+def test_second_order_is_torchs_bits(name, fn, x_shape, w_shape):
+    """The weight's second-order gradient follows torch's double backward (per group, the conv of the
+    transposed input gradient with the transposed output gradient, stride and dilation swapped): torch.equal,
+    as the input's; the first order stays bitwise with and without create_graph."""
+    inputs = [r(*x_shape), r(*w_shape)]
+    assert_same_bits(fn, inputs, second=True)
+    assert_same_bits(fn, inputs, create_graph=True)
+    assert_same_bits(fn, inputs)

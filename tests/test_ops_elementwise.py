@@ -477,3 +477,81 @@ def test_in_place_methods_match_torch(device):
         ag.Variable(a.clone(), requires_grad=True).sin_()
     plain = ag.Variable(a.clone())
     assert plain.sin_() is plain and torch.equal(plain.data, a.sin())
+
+
+# --- torch's bits: log10's constant, atan2's shared 1 / (x^2 + y^2) ------------------------------------
+from .test_ops_reductions import assert_torch_bits  # noqa: E402 (appended section)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=str)
+def test_log10_gradient_is_torchs_bits(dtype):
+    """torch divides by x * 2.3025850929940456 (math.log(10) is one ulp above it)."""
+    x = torch.rand(3, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(4)).to(dtype) * 3 + 0.1
+    assert_torch_bits(torch.log10, x)
+    assert_torch_bits(lambda a: a.log10(), x)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=str)
+@pytest.mark.parametrize("shapes", [((3, 4), (3, 4)), ((3, 4), ()), ((2, 1, 4), (3, 1))], ids=str)
+def test_atan2_is_torchs_bits_with_second_order_close(dtype, shapes):
+    """One 1 / (x^2 + y^2) shared by both gradients, as torch's atan2_backward: first order bitwise, second
+    order close (its derivatives meet at the shared factor, as torch's)."""
+    gen = torch.Generator().manual_seed(5)
+    a, b = (torch.rand(s, dtype=torch.float64, generator=gen).to(dtype) * 4 - 2 for s in shapes)
+    assert_torch_bits(torch.atan2, a, b)
+
+
+# --- add and sub with alpha: torch's fused kernel, torch's bits ---------------------------------------------
+def _normal(shape: tuple[int, ...], dtype: torch.dtype, seed: int) -> torch.Tensor:
+    return torch.randn(shape, dtype=torch.float64, generator=torch.Generator().manual_seed(seed)).to(dtype)
+
+
+ALPHA_SHAPES = [((100,), (100,)), ((3, 70), (70,)), ((70,), (4, 70)), ((3, 70), (1, 70)), ((100,), ())]
+ALPHA_FNS = {
+    "add": lambda a, b: torch.add(a, b, alpha=2.5) * a,
+    "sub": lambda a, b: torch.sub(a, b, alpha=-0.3) * a,
+    "method-int-alpha": lambda a, b: a.add(b, alpha=3) * b,
+    "subtract-method": lambda a, b: a.subtract(b, alpha=0.7) * b,
+    "rsub": lambda a, b: torch.rsub(a, b, alpha=1.7) * b,
+    "number": lambda a, b: torch.add(a, 1.7, alpha=2.5) * b,
+}
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=str)
+@pytest.mark.parametrize("shapes", ALPHA_SHAPES, ids=str)
+@pytest.mark.parametrize("name", list(ALPHA_FNS))
+def test_add_and_sub_with_alpha_are_torchs_fused_kernel(name, shapes, dtype):
+    """torch.add(x, y, alpha=a) is one kernel (a fused multiply-add on vectors), whose bits differ from
+    x + y * a; y's gradient is g * a summed to y's shape (scaled first, as torch). Values and first-order
+    gradients bitwise in a plain backward and under create_graph, second order close."""
+    a, b = (_normal(s, dtype, seed) for seed, s in enumerate(shapes))
+    assert_torch_bits(ALPHA_FNS[name], a, b, second_order=False)
+    assert_torch_bits(ALPHA_FNS[name], a, b)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=str)
+def test_in_place_add_and_sub_with_alpha_are_torchs_bits(dtype):
+    a, b = _normal((5, 70), dtype, 0), _normal((70,), dtype, 1)
+    assert_torch_bits(lambda x, y: (x * 1).add_(y, alpha=2.5).sub_(y * x, alpha=0.75), a, b)
+
+
+@pytest.mark.parametrize(
+    "alpha,match",
+    [(1.0, "alpha must not be a floating point number"), (2.5, "alpha must not be"), (True, "Boolean alpha")],
+    ids=str,
+)
+@pytest.mark.parametrize("op", [torch.add, torch.sub], ids=lambda f: f.__name__)
+def test_alpha_that_torch_refuses_is_refused(op, alpha, match):
+    """A float alpha (1.0 included) for integer tensors, a boolean one for floats: torch's RuntimeError."""
+    ints = torch.arange(3)
+    for t in (ints, ints.double()) if alpha is True else (ints,):
+        with pytest.raises(RuntimeError, match=match):
+            op(t, t, alpha=alpha)
+        with pytest.raises(RuntimeError, match=match):
+            op(ag.Variable(t), t, alpha=alpha)
+
+
+def test_integer_add_with_alpha_is_torchs():
+    ints = torch.arange(5)
+    got = torch.sub(ag.Variable(ints), ints.flip(0), alpha=3)
+    assert isinstance(got, ag.Variable) and torch.equal(got.data, torch.sub(ints, ints.flip(0), alpha=3))

@@ -524,3 +524,33 @@ def test_errors_are_torchs(name):
     with pytest.raises(type(expected)) as got:
         fn(ag.Variable(X.clone(), requires_grad=True) * 1)
     assert type(got.value) is type(expected), f"{name}: {got.value!r}, torch: {expected!r}"
+
+
+# --- index_add: torch's kernel, torch's bits ----------------------------------------------------------------
+from .test_ops_reductions import assert_torch_bits  # noqa: E402 (appended section)
+
+INDEX_ADDS = [  # (dim, input shape, source shape, index)
+    (0, (3, 4), (3, 4), [0, 2, 0]),
+    (-1, (3, 4), (3, 3), [0, 2, 0]),
+    (1, (5, 80, 3), (5, 4, 3), [1, 1, 0, 79]),
+    (0, (70,), (5,), [3, 3, 1, 0, 69]),
+    (0, (100, 70), (4, 70), [3, 3, 1, 0]),
+]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=str)
+@pytest.mark.parametrize("alpha", [1, 2.5, -0.3])
+@pytest.mark.parametrize("dim,shape,source_shape,index", INDEX_ADDS, ids=str)
+def test_index_add_is_torchs_kernel_bit_for_bit(dim, shape, source_shape, index, alpha, dtype):
+    """torch adds the slices one by one in index order, alpha fused into each addition (not scatter_add of
+    alpha * source): values and first-order gradients bitwise (plain and create_graph), second order close;
+    the in-place method with an int32 index too."""
+    gen = torch.Generator().manual_seed(7)
+    x, source = (torch.randn(s, dtype=torch.float64, generator=gen).to(dtype) for s in (shape, source_shape))
+    idx = torch.tensor(index)
+    for fn in (
+        lambda a, s: torch.index_add(a, dim, idx, s, alpha=alpha) ** 2,
+        lambda a, s: (a * 1).index_add_(dim, idx.int(), s, alpha=alpha) * s.sum(),
+    ):
+        assert_torch_bits(fn, x, source, second_order=False)
+        assert_torch_bits(fn, x, source)

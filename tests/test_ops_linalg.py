@@ -50,9 +50,9 @@ CASES = [
     same("solve-vector", lambda a, b: torch.linalg.solve(a, b), [well(2, 3, 3), r(2, 3)]),
     same("solve-vector-1d", lambda a, b: torch.linalg.solve(a, b), [well(2, 3, 3), r(3)]),
     same("solve-right", lambda a, b: torch.linalg.solve(a, b, left=False), [well(3, 3), r(2, 3)]),
-    same("solve-triangular", lambda a, b: torch.linalg.solve_triangular(a, b, upper=True), [well(3, 3), r(3, 2)]),
+    same("solve_triangular", lambda a, b: torch.linalg.solve_triangular(a, b, upper=True), [well(3, 3), r(3, 2)]),
     same(
-        "solve-triangular-unit",
+        "solve_triangular-unit",
         lambda a, b: torch.linalg.solve_triangular(a, b, upper=False, left=False, unitriangular=True),
         [r(3, 3), r(2, 3)],
     ),
@@ -200,10 +200,10 @@ def test_slogdet_returns_sign_and_logabsdet_by_name():
 
 
 def test_einsum_is_composed_of_matmul_not_one_opaque_node():
-    """Pairwise contractions become matmuls; repeated indices become diagonals (getitem)."""
+    """Pairwise contractions become matmuls; repeated indices become diagonals (torch's diagonal view)."""
     a, b = ag.Variable(r(2, 3), requires_grad=True), ag.Variable(r(3, 4), requires_grad=True)
     assert torch.einsum("ij,jk->ik", a, b).op in ("matmul", "reshape")
-    assert torch.einsum("ii->i", ag.Variable(r(3, 3), requires_grad=True)).op == "getitem"
+    assert torch.einsum("ii->i", ag.Variable(r(3, 3), requires_grad=True)).op == "diagonal"
 
 
 def v64(*shape: int) -> ag.Variable:
@@ -272,3 +272,142 @@ def test_plain_tensors_stay_tensors():
     torch.testing.assert_close(ag.einsum("ij,jk->ik", a, b), a @ b)
     m = well(3, 3)
     torch.testing.assert_close(ag.det(m), torch.linalg.det(m))
+
+
+# --- torch's bits: gradients computed in torch's order (FunctionsManual's formulas) -------------------------
+def _weighted(out: torch.Tensor | ag.Variable, seed: int) -> torch.Tensor | ag.Variable:
+    """sum(out * w) with fixed random weights w: a scalar whose gradient is w pulled back."""
+    weights = torch.randn(out.shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    return (out * weights.to(out.dtype)).sum()
+
+
+def torch_and_engine_grads(fn, inputs: list[torch.Tensor], create_graph: bool = False, second: bool = False):
+    """The gradients of fn's weighted sum by torch.autograd and by the engine (each a list of tensors); with
+    `second`, the gradients of the first gradients' weighted sum (create_graph implied)."""
+    results = []
+    for wrap, grad in (
+        (lambda x: x.clone().requires_grad_(), torch.autograd.grad),
+        (lambda x: ag.Variable(x.clone(), requires_grad=True), ag.gradients),
+    ):
+        xs = [wrap(x) for x in inputs]
+        grads = grad(_weighted(fn(*xs), 0), xs, create_graph=create_graph or second)
+        if second:
+            grads = grad(sum(_weighted(g, 100 + k) for k, g in enumerate(grads)), xs)
+        results.append([g.detach() if isinstance(g, torch.Tensor) else g.data for g in grads])
+    return results
+
+
+def assert_same_bits(fn, inputs: list[torch.Tensor], **kw) -> None:
+    """torch.equal for every gradient (see torch_and_engine_grads)."""
+    expected, got = torch_and_engine_grads(fn, inputs, **kw)
+    for e, g in zip(expected, got):
+        assert torch.equal(g, e), (g - e).abs().max()
+
+
+def _spd(n: int, *batch: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    a = r(*batch, n, n)
+    return (a @ a.mT + n * torch.eye(n, dtype=torch.float64)).to(dtype)
+
+
+BITWISE = [  # (id, fn, inputs in float64); the second order is bitwise too where `second` says so
+    ("inverse", lambda a: torch.linalg.inv(a), [well(3, 3)], True),
+    ("inverse-batch", lambda a: torch.inverse(a), [well(2, 3, 3)], True),
+    ("det", lambda a: torch.linalg.det(a), [well(3, 3)], True),
+    ("det-batch", lambda a: torch.det(a), [well(2, 3, 3)], True),
+    ("logdet", lambda a: torch.logdet(a), [_spd(3, 2)], True),
+    ("slogdet", lambda a: torch.linalg.slogdet(a).logabsdet, [well(2, 3, 3)], True),
+    ("solve", lambda a, b: torch.linalg.solve(a, b), [well(3, 3), r(3, 2)], False),
+    ("solve-vector", lambda a, b: torch.linalg.solve(a, b), [well(3, 3), r(3)], False),
+    ("solve-batch", lambda a, b: torch.linalg.solve(a, b), [well(2, 3, 3), r(2, 3, 2)], False),
+    ("solve-right", lambda a, b: torch.linalg.solve(a, b, left=False), [well(3, 3), r(2, 3)], False),
+    ("solve_triangular", lambda a, b: torch.linalg.solve_triangular(a, b, upper=True), [well(3, 3), r(3, 2)], False),
+    ("cholesky", lambda a: torch.linalg.cholesky(a), [_spd(3)], False),
+    ("cholesky-upper", lambda a: torch.linalg.cholesky(a, upper=True), [_spd(3, 2)], False),
+    ("cholesky-method-upper", lambda a: a.cholesky(upper=True), [_spd(3)], False),
+]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=str)
+@pytest.mark.parametrize("create_graph", [False, True], ids=["backward", "create_graph"])
+@pytest.mark.parametrize("name,fn,inputs,second", BITWISE, ids=[c[0] for c in BITWISE])
+@pytest.mark.filterwarnings("ignore:torch.cholesky is deprecated")
+def test_first_order_gradients_are_torchs_bits(name, fn, inputs, second, create_graph, dtype):
+    """torch computes these gradients one way in a plain backward (solve: lu_solve on the forward's LU) and
+    another under create_graph (a differentiable solve): the engine follows both."""
+    assert_same_bits(fn, [x.to(dtype) for x in inputs], create_graph=create_graph)
+
+
+@pytest.mark.parametrize("name,fn,inputs,second", BITWISE, ids=[c[0] for c in BITWISE])
+def test_second_order_gradients(name, fn, inputs, second):
+    """Bitwise for inverse, det and slogdet; within rounding for solve's matrix and cholesky."""
+    if second:
+        assert_same_bits(fn, inputs, second=True)
+        return
+    expected, got = torch_and_engine_grads(fn, inputs, second=True)
+    for e, g in zip(expected, got):
+        torch.testing.assert_close(g, e, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("upper", [False, True])
+@pytest.mark.parametrize("left", [False, True])
+@pytest.mark.parametrize("unitriangular", [False, True])
+def test_solve_triangular_reads_one_triangle_as_torch(upper, left, unitriangular):
+    """Values and gradients bitwise (the gradient of a lies in its triangle), second order within rounding."""
+    a, b = well(2, 3, 3), r(3, 2) if left else r(2, 3)
+
+    def fn(a, b):
+        return torch.linalg.solve_triangular(a, b, upper=upper, left=left, unitriangular=unitriangular)
+
+    assert torch.equal(fn(ag.Variable(a), ag.Variable(b)).data, fn(a, b))
+    assert_same_bits(fn, [a, b])
+    expected, got = torch_and_engine_grads(fn, [a, b], second=True)
+    for e, g in zip(expected, got):
+        torch.testing.assert_close(g, e, rtol=1e-12, atol=1e-12)
+
+
+# --- einsum and tensordot: torch's bmm / mm in torch's layout, torch's bits ------------------------------
+EINSUMS_BITWISE = [
+    ("ij,jk->ik", [(3, 4), (4, 5)]),
+    ("ij,jk", [(3, 4), (4, 5)]),
+    ("...ij,...jk->...ik", [(2, 3, 4), (2, 4, 5)]),
+    ("...ij,...jk->...ik", [(2, 3, 4), (4, 5)]),
+    ("b...,b->...", [(3, 4, 5), (3,)]),
+    ("ijk,ikl->jl", [(2, 3, 4), (2, 4, 5)]),
+    ("bhqd,bhkd->bhqk", [(2, 3, 4, 5), (2, 3, 6, 5)]),
+    ("ij,kj->ik", [(1, 4), (3, 4)]),
+    ("iij,jk->ik", [(3, 3, 4), (4, 1)]),
+    ("abc,cda->bd", [(2, 3, 4), (4, 5, 2)]),
+    ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 5)]),
+    ("i,i->", [(5,), (5,)]),
+]
+TENSORDOTS = [  # (dims, b's shape) for a of shape (2, 3, 4)
+    (0, (2, 2)),
+    (1, (4, 4, 2)),
+    (2, (3, 4, 5)),
+    (([1, 2], [0, 1]), (3, 4, 5)),
+    (([2, 1], [0, 1]), (4, 3, 5)),
+    (((2,), (1,)), (3, 4, 5)),
+    ([[0], [2]], (3, 4, 2)),
+]
+PRODUCTS_BITWISE = [
+    *((f"einsum-{eq}", lambda *xs, eq=eq: torch.einsum(eq, *xs), shapes) for eq, shapes in EINSUMS_BITWISE),
+    ("einsum-sublist", lambda x, y: torch.einsum(x, [0, 1], y, [1, 2], [0, 2]), [(3, 4), (4, 5)]),
+    *((f"tensordot-{d}", lambda x, y, d=d: torch.tensordot(x, y, d), [(2, 3, 4), s]) for d, s in TENSORDOTS),
+]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=str)
+@pytest.mark.parametrize("create_graph", [False, True], ids=["backward", "create_graph"])
+@pytest.mark.parametrize("name,fn,shapes", PRODUCTS_BITWISE, ids=[c[0] for c in PRODUCTS_BITWISE])
+def test_einsum_and_tensordot_are_torchs_bits(name, fn, shapes, create_graph, dtype):
+    """einsum contracts each pair by one bmm of torch's layout, tensordot by one mm: values and first-order
+    gradients bitwise, second order close."""
+    gen = torch.Generator().manual_seed(3)
+    inputs = [torch.randn(s, dtype=torch.float64, generator=gen).to(dtype) for s in shapes]
+    assert torch.equal(fn(*map(ag.Variable, inputs)).data, fn(*inputs))
+    assert_same_bits(fn, inputs, create_graph=create_graph)
+    if create_graph:
+        expected, got = torch_and_engine_grads(fn, inputs, second=True)
+        tol = {"rtol": 1e-12, "atol": 1e-12} if dtype == torch.float64 else {"rtol": 1e-5, "atol": 1e-5}
+        for e, g in zip(expected, got):
+            torch.testing.assert_close(g, e, **tol)

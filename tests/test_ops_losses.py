@@ -515,3 +515,188 @@ def test_nll_loss_errors_are_torchs(name, fn, error, message):
     with pytest.raises(error, match=message) as raised:
         fn(ag.Variable(X, requires_grad=True))
     assert str(raised.value).startswith("nll_loss: ") and " float64 on cpu, (" in str(raised.value)
+
+
+# --- the pointwise losses on torch's kernels: their backward primitives, bits, dtypes --------------------
+def _kernel_backward_case(
+    name: str, loss: Callable[..., Any], backward: Callable[..., Any], reduction: str, x: torch.Tensor, t: torch.Tensor
+) -> tuple[Any, ...]:
+    """A case of a loss's backward primitive (inputs g, x, target) against the gradient torch's autograd takes of
+    the loss with create_graph (its backward kernel, whose double backward gives the second order)."""
+
+    def fn(g: Any, x: Any, t: Any) -> Any:
+        if isinstance(g, ag.Variable):
+            return backward(g, x, t, reduction=reduction)
+        return torch.autograd.grad(loss(x, t, reduction=reduction), x, g, create_graph=True)[0]
+
+    g = torch.randn(x.shape if reduction == "none" else (), dtype=torch.float64)
+    return case(f"{name}-{reduction}", fn, g, x, t)
+
+
+def _ties() -> tuple[torch.Tensor, torch.Tensor]:
+    """x and target with |x - target| at 0, below, at and above 0.5 and 1 (the smooth losses' kinks)."""
+    x = torch.tensor([[0.0, 0.2, 0.5, 1.0, 1.7, -0.5], [2.0, -1.0, 0.3, 0.0, -2.2, 0.4]], dtype=torch.float64)
+    return x, torch.zeros_like(x).index_fill_(1, torch.tensor([1, 4]), 0.1)
+
+
+W_BCE = prob(4, 3)
+BACKWARD_KERNELS: list[tuple[str, Callable[..., Any], Callable[..., Any], Callable[[], tuple[torch.Tensor, ...]]]] = [
+    ("mse_loss_backward", F.mse_loss, ag.ops.mse_loss_backward, lambda: (r(4, 3), r(4, 3))),
+    (
+        "smooth_l1_loss_backward",
+        lambda x, t, **p: F.smooth_l1_loss(x, t, beta=0.5, **p),
+        lambda g, x, t, **p: ag.ops.smooth_l1_loss_backward(g, x, t, beta=0.5, **p),
+        _ties,
+    ),
+    (
+        "huber_loss_backward",
+        lambda x, t, **p: F.huber_loss(x, t, delta=0.5, **p),
+        lambda g, x, t, **p: ag.ops.huber_loss_backward(g, x, t, delta=0.5, **p),
+        _ties,
+    ),
+    (
+        "binary_cross_entropy_backward",
+        F.binary_cross_entropy,
+        ag.ops.binary_cross_entropy_backward,
+        lambda: (prob(4, 3),) * 2,
+    ),
+    (
+        "binary_cross_entropy_backward-weight",
+        lambda x, t, **p: F.binary_cross_entropy(x, t, on(W_BCE, x), **p),
+        lambda g, x, t, **p: ag.ops.binary_cross_entropy_backward(g, x, t, on(W_BCE, x), **p),
+        lambda: (prob(4, 3), prob(4, 3)),
+    ),
+]
+CASES = [
+    *CASES,
+    *(
+        _kernel_backward_case(name, loss, backward, reduction, *inputs())
+        for name, loss, backward, inputs in BACKWARD_KERNELS
+        for reduction in ("mean", "sum", "none")
+    ),
+    case("smooth_l1_loss-beta0", lambda x, t: F.smooth_l1_loss(x, t, beta=0.0), *_ties()),
+    case("huber_loss-kinks", lambda x, t: F.huber_loss(x, t, reduction="sum", delta=0.5), *_ties()),
+    case(
+        "binary_cross_entropy_with_logits-pos_weight-target",
+        lambda x, t: F.binary_cross_entropy_with_logits(x, t, on(W_BCE, x), pos_weight=on(pos(3), x)),
+        r(4, 3),
+        prob(4, 3),
+    ),
+]
+
+BITWISE_LOSSES = {
+    "mse_loss": (F.mse_loss, r, r),
+    "l1_loss": (F.l1_loss, r, r),
+    "smooth_l1_loss": (lambda x, t, **p: F.smooth_l1_loss(x, t, beta=0.5, **p), r, r),
+    "smooth_l1_loss-beta0": (lambda x, t, **p: F.smooth_l1_loss(x, t, beta=0.0, **p), r, r),
+    "huber_loss": (lambda x, t, **p: F.huber_loss(x, t, delta=0.7, **p), r, r),
+    "binary_cross_entropy": (F.binary_cross_entropy, prob, prob),
+    "binary_cross_entropy-weight": (lambda x, t, **p: F.binary_cross_entropy(x, t, W_BCE.to(x.dtype), **p), prob, prob),
+    "binary_cross_entropy_with_logits": (F.binary_cross_entropy_with_logits, r, prob),
+    "binary_cross_entropy_with_logits-weight": (
+        lambda x, t, **p: F.binary_cross_entropy_with_logits(x, t, W_BCE.to(x.dtype), **p),
+        r,
+        prob,
+    ),
+    "binary_cross_entropy_with_logits-pos_weight": (
+        lambda x, t, **p: F.binary_cross_entropy_with_logits(x, t, pos_weight=W_BCE[0].to(x.dtype), **p),
+        r,
+        prob,
+    ),
+}
+
+
+def _values_and_grads(fn: Callable[..., Any], xs: list[Any], grads: Callable[..., Any]) -> list[torch.Tensor]:
+    out = fn(*xs)
+    g = torch.linspace(-1.0, 1.0, out.numel(), dtype=out.dtype).reshape(out.shape)
+    found = grads(out, [x for x in xs if x.requires_grad], g)
+    return [ag.variable.unwrap(t) for t in (out, *found)]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=str)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("name", list(BITWISE_LOSSES))
+def test_pointwise_losses_are_torchs_bits(name, reduction, dtype):
+    """Values and the gradients of input and target are torch's bits (torch's forward and backward kernels).
+    With pos_weight the target's gradient (through log sigmoid, which the engine composes) is only close."""
+    loss, make_x, make_t = BITWISE_LOSSES[name]
+    x, t = make_x(4, 3).to(dtype), make_t(4, 3).to(dtype)
+    fn = lambda a, b: loss(a, b, reduction=reduction)  # noqa: E731
+    target_grad = "pos_weight" not in name
+    theirs = _values_and_grads(
+        fn, [x.clone().requires_grad_(), t.clone().requires_grad_(target_grad)], torch.autograd.grad
+    )
+    ours = _values_and_grads(
+        fn,
+        [ag.Variable(x.clone(), requires_grad=True), ag.Variable(t.clone(), requires_grad=target_grad)],
+        ag.gradients,
+    )
+    for a, b in zip(ours, theirs):
+        assert a.dtype == b.dtype and torch.equal(a, b), (a, b)
+
+
+def test_binary_cross_entropy_gradient_at_the_edges_is_torchs():
+    """At x = target = 0 or 1 the gradient is 0 (torch's backward divides by max(x (1 - x), 1e-12))."""
+    x, t = torch.tensor([0.0, 1.0, 0.5, 1e-20], dtype=torch.float64), torch.tensor([0.0, 1.0, 1.0, 0.0])
+    t = t.double()
+    v = ag.Variable(x.clone(), requires_grad=True)
+    F.binary_cross_entropy(v, t, reduction="sum").backward()
+    xt = x.clone().requires_grad_()
+    F.binary_cross_entropy(xt, t, reduction="sum").backward()
+    assert torch.equal(v.grad.data, xt.grad) and torch.equal(v.grad.data[:2], torch.zeros(2, dtype=torch.float64))
+
+
+MIXED_DTYPES = {
+    "mse_loss": F.mse_loss,
+    "l1_loss": F.l1_loss,
+    "smooth_l1_loss": F.smooth_l1_loss,
+    "huber_loss": F.huber_loss,
+    "huber_loss-none": lambda x, t: F.huber_loss(x, t, reduction="none"),
+    "binary_cross_entropy_with_logits": F.binary_cross_entropy_with_logits,
+    "kl_div": lambda x, t: F.kl_div(x, t, reduction="batchmean"),
+    "soft_margin_loss": F.soft_margin_loss,
+    "poisson_nll_loss": F.poisson_nll_loss,
+    "hinge_embedding_loss": F.hinge_embedding_loss,
+    "multilabel_soft_margin_loss": F.multilabel_soft_margin_loss,
+    "cross_entropy-probabilities": F.cross_entropy,
+}
+
+
+@pytest.mark.parametrize("dtypes", [(torch.float32, torch.float64), (torch.float64, torch.float32)], ids=str)
+@pytest.mark.parametrize("name", list(MIXED_DTYPES))
+def test_mixed_input_and_target_dtypes_give_torchs_result_dtype(name, dtypes):
+    """float32 and float64 input and target: the result has torch's dtype (huber_loss: the input's;
+    binary_cross_entropy_with_logits: the target's; most: the promoted one)."""
+    x, t = prob(4, 3).to(dtypes[0]), prob(4, 3).to(dtypes[1])
+    ours = MIXED_DTYPES[name](ag.Variable(x, requires_grad=True), t)
+    theirs = MIXED_DTYPES[name](x, t)
+    assert ours.dtype == theirs.dtype
+    torch.testing.assert_close(ours.data, theirs, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("dtypes", [(torch.float32, torch.float64), (torch.float64, torch.float32)], ids=str)
+def test_binary_cross_entropy_refuses_mixed_dtypes_as_torch(dtypes):
+    x, t = prob(4, 3).to(dtypes[0]), prob(4, 3).to(dtypes[1])
+    message = "Found dtype .* but expected"
+    with pytest.raises(RuntimeError, match=message):
+        F.binary_cross_entropy(x, t)
+    with pytest.raises(RuntimeError, match=message):
+        F.binary_cross_entropy(ag.Variable(x, requires_grad=True), t)
+
+
+@pytest.mark.parametrize(
+    "name,fn",
+    [
+        ("binary_cross_entropy", lambda x, w: F.binary_cross_entropy(torch.sigmoid(x), torch.ones(3).double(), w)),
+        ("binary_cross_entropy_with_logits", lambda x, w: F.binary_cross_entropy_with_logits(x, x * 0, w)),
+        (
+            "binary_cross_entropy_with_logits",
+            lambda x, w: F.binary_cross_entropy_with_logits(x, x * 0, pos_weight=w),
+        ),
+    ],
+)
+def test_weights_that_require_grad_are_refused_as_torch(name, fn):
+    x, w = r(3), pos(3)
+    for make in (lambda t: t.clone().requires_grad_(), lambda t: ag.Variable(t.clone(), requires_grad=True)):
+        with pytest.raises(RuntimeError, match=f"'{name}' is not differentiable with respect to argument"):
+            fn(make(x), make(w))

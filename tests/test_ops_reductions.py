@@ -12,6 +12,7 @@ import pytest
 import torch
 
 import autograd_engine as ag
+from autograd_engine.variable import unwrap
 
 from .oracles import compare_with_torch, r
 
@@ -426,3 +427,137 @@ def test_jacobians_batch_the_new_vjps(fn):
     x = ZEROS.clone()
     expected = torch.autograd.functional.jacobian(fn, x)
     torch.testing.assert_close(ag.jacobian(fn)(x), expected)
+
+
+# --- torch's bits: values and first-order gradients torch.equal to torch.autograd ----------------------
+def _flat(out: Any) -> list[Any]:
+    return [t for o in out for t in _flat(o)] if isinstance(out, (tuple, list)) else [out]
+
+
+def assert_torch_bits(fn: Callable[..., Any], *inputs: torch.Tensor, second_order: bool = True) -> None:
+    """fn on Variables against fn on tensors under torch.autograd: values and first-order gradients
+    bitwise (NaNs in the same places), second order close."""
+    gen = torch.Generator().manual_seed(0)
+    xs_t = [x.clone().requires_grad_(x.is_floating_point()) for x in inputs]
+    xs_e = [ag.Variable(x.clone(), requires_grad=x.is_floating_point()) for x in inputs]
+    outs_t, outs_e = _flat(fn(*xs_t)), _flat(fn(*xs_e))
+    for e, t in zip(outs_e, outs_t, strict=True):
+        torch.testing.assert_close(unwrap(e), t.detach(), rtol=0, atol=0, equal_nan=True)
+    vs = [torch.randn(t.shape, dtype=t.dtype, generator=gen) for t in outs_t]
+    diff_t, diff_e = [x for x in xs_t if x.requires_grad], [x for x in xs_e if x.requires_grad]
+    g_t = torch.autograd.grad(outs_t, diff_t, vs, create_graph=second_order, allow_unused=True)
+    g_e = ag.gradients(outs_e, diff_e, vs, create_graph=second_order)
+    for e, t, x in zip(g_e, g_t, diff_t, strict=True):
+        t = torch.zeros_like(x) if t is None else t
+        torch.testing.assert_close(unwrap(e), t.detach(), rtol=0, atol=0, equal_nan=True)
+    if not second_order:
+        return
+    ws = [torch.randn(x.shape, dtype=x.dtype, generator=gen) for x in diff_t]
+    pairs = [(e, t, w) for e, t, w in zip(g_e, g_t, ws) if t is not None and t.requires_grad]
+    h_t = torch.autograd.grad(sum((t * w).sum() for _, t, w in pairs), diff_t, allow_unused=True)
+    h_e = ag.gradients(sum((e * w).sum() for e, _, w in pairs), diff_e)
+    for e, t, x in zip(h_e, h_t, diff_t, strict=True):
+        tol = {"rtol": 1e-10, "atol": 1e-12} if x.dtype == torch.float64 else {"rtol": 1e-4, "atol": 1e-5}
+        torch.testing.assert_close(unwrap(e), torch.zeros_like(x) if t is None else t, equal_nan=True, **tol)
+
+
+SPREADS = ["var", "std", "var_mean", "std_mean"]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=str)
+@pytest.mark.parametrize("name", SPREADS)
+@pytest.mark.parametrize("dim", [None, 1, (0, 2), [-1, 0]], ids=str)
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("correction", [0, 1, 2.5])
+def test_var_std_are_torchs_bits(dtype, name, dim, keepdim, correction):
+    """torch's kernels (var_mean's and std_mean's a pass of their own) and torch's var_backward /
+    std_backward in its order: values and gradients bitwise, second order close."""
+    x = torch.randn(3, 4, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(1)).to(dtype) * 3 + 1
+    assert_torch_bits(lambda a: getattr(torch, name)(a, dim, correction=correction, keepdim=keepdim), x)
+
+
+@pytest.mark.filterwarnings("ignore:.*degrees of freedom")
+@pytest.mark.parametrize("name", SPREADS)
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda f, a: f(a),
+        lambda f, a: f(a, False),
+        lambda f, a: f(a, 1, False, True),
+        lambda f, a: f(a, dim=0, unbiased=True),
+        lambda f, a: f(a[0, 0]),  # 0-d: N = 1, so NaN (correction 1)
+    ],
+)
+def test_var_std_overloads_are_torchs_bits(name, call):
+    x = torch.randn(3, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    assert_torch_bits(lambda a: call(getattr(torch, name), a), x, second_order=call(torch.var, x).numel() > 1)
+
+
+@pytest.mark.parametrize("name", SPREADS)
+@pytest.mark.parametrize("dim,correction", [(None, 12), (None, 13), (1, 4), (1, 5), ((0, 1), 12.5)], ids=str)
+def test_var_std_with_correction_at_least_n_give_torchs_inf(name, dim, correction):
+    """N - correction <= 0: over every element torch's gradient is inf (NaN where x is the mean), over
+    dims 2 / (N - correction) (inf at 0, negative beyond); the values are torch's inf and NaN."""
+    x = f64([1.0, 2.0, 3.0, 2.0], [0.5, 2.0, 4.0, -1.0], [2.0, 2.0, 7.0, 1.0])  # mean 2: some x equal it
+    with pytest.warns(UserWarning, match="degrees of freedom is <= 0"):
+        assert_torch_bits(lambda a: getattr(torch, name)(a, dim, correction=correction), x, second_order=False)
+
+
+@pytest.mark.parametrize("name", ["std", "std_mean"])
+def test_std_gradient_is_zero_where_std_is_zero(name):
+    assert_torch_bits(lambda a: getattr(torch, name)(a, 1), f64([2.0, 2.0, 2.0], [1.0, 3.0, -1.0]))
+
+
+def test_var_over_no_dims_differentiates_the_full_reduction():
+    """Deliberate difference: torch.var(x, []) is torch.var(x) in value, but torch's gradient reads the
+    empty dims as a count of 1 (±inf everywhere); the engine gives torch.var(x)'s gradient."""
+    x = ag.Variable(r(3, 4), requires_grad=True)
+    (got,) = ag.gradients(torch.var(x, []), [x])
+    xt = x.data.clone().requires_grad_()
+    (expected,) = torch.autograd.grad(torch.var(xt), xt)
+    assert torch.equal(torch.var(x, []).data, torch.var(x.data)) and torch.equal(unwrap(got), expected)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=str)
+@pytest.mark.parametrize("dim", [0, -1, (0, 2), [1, 0, 2]], ids=str)
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_logsumexp_is_torchs_kernel_and_backward(dtype, dim, keepdim):
+    """torch's kernel, and torch's logsumexp_backward g * exp(x - result): bitwise, NaN and inf included."""
+    x = torch.randn(2, 3, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(3)).to(dtype)
+    x[0, 1, 2], x[1, 0, 0], x[1, 2, 3] = NAN, INF, -INF
+    assert_torch_bits(lambda a: torch.logsumexp(a, dim, keepdim=keepdim), x)
+    assert_torch_bits(lambda a: a.logsumexp(dim, keepdim), x.nan_to_num(0.5, 3.0, -3.0) * 3)
+
+
+def test_logsumexp_over_empty_dims_as_torch():
+    """torch reduces every dim for dim=() with keepdim, and refuses dim=() without it; so does the engine."""
+    x = r(2, 3)
+    assert_torch_bits(lambda a: torch.logsumexp(a, (), keepdim=True), x)
+    with pytest.raises(RuntimeError, match="doesn't match the broadcast shape"):
+        torch.logsumexp(ag.Variable(x, requires_grad=True), ())
+
+
+# --- products with zeros: torch's formulas, torch's bits ------------------------------------------------
+PRODUCTS_WITH_ZEROS = {
+    "prod-dim": lambda a: torch.prod(a, 1),
+    "prod-dim0-keepdim": lambda a: a.prod(0, keepdim=True) * a,
+    "prod": lambda a: torch.prod(a),
+    "prod-times": lambda a: torch.prod(a) * a,
+    "cumprod": lambda a: torch.cumprod(a, 1),
+    "cumprod-dim0": lambda a: a.cumprod(0) * a,
+    "cumprod-3d": lambda a: torch.cumprod(a.reshape(2, 5, 2), 1),
+}
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=str)
+@pytest.mark.parametrize("zeros", [[], [3], [1, 4], [0, 7, 8, 13, 19]], ids=str)
+@pytest.mark.parametrize("name", list(PRODUCTS_WITH_ZEROS))
+def test_products_with_zeros_are_torchs_bits(name, zeros, dtype):
+    """prod_backward with zeros: g times exclusive cumulative products from both ends (a full product with
+    two zeros or more: zeros in a plain backward); cumprod_backward: an O(n) masked formula in a plain
+    backward, the O(n^2) products of the others under create_graph. First order bitwise both ways, second
+    order close."""
+    x = torch.randn(4, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(11)).to(dtype)
+    x.view(-1)[zeros] = 0
+    assert_torch_bits(PRODUCTS_WITH_ZEROS[name], x, second_order=False)
+    assert_torch_bits(PRODUCTS_WITH_ZEROS[name], x)

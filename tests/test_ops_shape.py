@@ -371,3 +371,30 @@ def test_empty_sequences_raise_what_torch_raises():
         ag.cat([])
     with pytest.raises(RuntimeError, match="stack expects a non-empty TensorList"):
         ag.stack([])
+
+
+# --- repeat: torch's repeat_backward order, and a new tensor --------------------------------------------
+from .test_ops_reductions import assert_torch_bits  # noqa: E402 (appended section)
+
+REPEATS = [((3, 4), (2, 1, 2)), ((3, 4), (5, 4, 1, 3)), ((7,), (3, 5)), ((3, 1, 4), (2, 3, 7, 2)), ((3, 4), (2, 3))]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=str)
+@pytest.mark.parametrize("shape,reps", REPEATS, ids=str)
+def test_repeat_gradient_sums_as_torchs_repeat_backward(shape, reps, dtype):
+    """torch sums a repeat's gradient over each new leading dim in turn, then over the copies of every own
+    dim at once: values and gradients bitwise (repeat and tile)."""
+    x = torch.randn(shape, dtype=torch.float64, generator=torch.Generator().manual_seed(2)).to(dtype)
+    assert_torch_bits(lambda a: a.repeat(*reps) * 1.5, x, second_order=False)
+    assert_torch_bits(lambda a: torch.tile(a, reps) ** 2, x)
+
+
+@pytest.mark.parametrize("reps", [(1, 1), (2, 1, 1), (2, 3)], ids=str)
+def test_repeat_returns_a_new_tensor_as_torch(reps):
+    """Even where the tiling is only a view (no own dim repeated): a write to the result leaves the input."""
+    x = ag.Variable(r(3, 4))
+    before = x.data.clone()
+    y = x.repeat(*reps)
+    y.add_(1.0)
+    assert torch.equal(x.data, before) and y.data.is_contiguous()
+    assert torch.equal(y.data, before.repeat(*reps) + 1.0)

@@ -215,16 +215,22 @@ fmod = _rule(ops.fmod, torch.fmod, T.fmod)
 remainder = _rule(ops.remainder, torch.remainder, T.remainder, T.__mod__)
 
 
+def _is_one(alpha: Any) -> bool:
+    """Whether alpha is torch's default, the int 1: plain x + y (a float 1.0 goes to torch's kernel, which
+    refuses it for integer tensors)."""
+    return type(alpha) is int and alpha == 1
+
+
 @implements(torch.add, T.add)
 def add(input: Any, other: Any, *, alpha: Any = 1) -> Any:  # noqa: A002
-    """input + alpha * other, broadcasting."""
-    return ops.add(input, other if alpha == 1 else ops.mul(other, alpha))
+    """input + alpha * other, broadcasting (alpha != 1: torch's fused kernel and its bits)."""
+    return ops.add(input, other) if _is_one(alpha) else ops.add(input, other, alpha=alpha)
 
 
 @implements(torch.sub, torch.subtract, T.sub, T.subtract)
 def sub(input: Any, other: Any, *, alpha: Any = 1) -> Any:  # noqa: A002
-    """input - alpha * other, broadcasting."""
-    return ops.sub(input, other if alpha == 1 else ops.mul(other, alpha))
+    """input - alpha * other, broadcasting (alpha != 1: torch's fused kernel and its bits)."""
+    return ops.sub(input, other) if _is_one(alpha) else ops.sub(input, other, alpha=alpha)
 
 
 @implements(torch.rsub)
@@ -441,10 +447,9 @@ def relu(x: Any) -> Any:
 
 
 def softplus(x: Any) -> Any:
-    """log(1 + e^x) = relu(x) + log(1 + e^-|x|), both pieces taking the branch of x > 0 (slope 1/2 at 0)."""
-    raw = unwrap(x)
-    flip = torch.rsub((raw > 0).to(raw.dtype), 1.0, alpha=2.0)  # -1 where x > 0, else 1
-    return ops.add(relu(x), ops.log1p(ops.exp(ops.mul(x, flip))))
+    """log(1 + e^x) = -log_sigmoid(-x) = max(x, 0) + log1p(e^-|x|) with no threshold: finite for every
+    finite x, slope 1/2 at 0 (torch's log_sigmoid kernels, forward and backward)."""
+    return ops.neg(ops.log_sigmoid(ops.neg(x)))
 
 
 def threshold(x: Any, threshold: float, value: float) -> Any:

@@ -2,10 +2,11 @@
 take, put, where, nonzero, and x[index] = value with the in-place methods.
 
 Index tensors (and masks) are never differentiated: Variables among them stand for their values. Ops
-along a dim with a vector index (index_select, index_add, index_copy) are gather and scatter with the
-index spread over the other dims (a view, no copy). In-place methods and item assignment follow torch:
-a Variable that requires grad, or is assigned one, holds the result and its graph node afterwards (the
-same Python object); outside recording they write into its tensor.
+along a dim with a vector index (index_select, index_copy) are gather and scatter with the index spread
+over the other dims (a view, no copy); index_add is torch's kernel (its bits, alpha fused). In-place
+methods and item assignment follow torch: a Variable that requires grad, or is assigned one, holds the
+result and its graph node afterwards (the same Python object); outside recording they write into its
+tensor.
 """
 
 from __future__ import annotations
@@ -275,12 +276,10 @@ def _along_dim(name: str, x: Any, dim: int, index: torch.Tensor, source: Any, co
 @implements(torch.index_add, torch.Tensor.index_add)
 def index_add(input: Any, dim: int, index: Any, source: Any, *, alpha: Any = 1) -> Any:  # noqa: A002
     """torch.index_add: input with alpha * source's slices added at the positions `index` along `dim`
-    (repeats add up)."""
+    (repeats add up), in torch's kernel (its bits where alpha != 1)."""
     index = _index(index, "index_add", _INT, "index_add_(): Expected dtype int32/int64 for index but got: {dtype}")
     d = _along_dim("index_add_", input, dim, index, source, RuntimeError)
-    if alpha != 1:
-        source = source * alpha
-    return ops.scatter_add(input, source, dim=d, index=_spread(index, d, tuple(source.shape)))
+    return ops.index_add(input, source, dim=d, index=index, alpha=alpha)
 
 
 @implements(torch.index_copy, torch.Tensor.index_copy)

@@ -202,15 +202,18 @@ def matrix_power(input: Any, n: int) -> Any:  # noqa: A002
 
 
 # --- einsum and tensordot ------------------------------------------------------------------------------
+# Both are torch's algorithms (aten Linear.cpp) step by step, in engine ops: the products are the ones torch
+# runs (einsum: one bmm per pair of operands; tensordot: one mm) on operands laid out as torch lays them out,
+# and the sums over one operand's labels happen where torch sums them, so values and gradients are torch's bits.
 Label = str | int  # a subscript letter, or an int for a dim of the ellipsis
 
 
 @implements(torch.einsum)
 def einsum(*args: Any) -> Any:
     """torch.einsum: any subscripts, ellipsis (broadcasting), repeated indices (diagonals), implicit
-    output, operands as separate arguments or one list, or the sublist form. Repeated indices become
-    diagonals (getitem), indices only one operand has are summed, and operands are contracted pairwise
-    by permute, reshape and matmul (by mul where nothing is summed)."""
+    output, operands as separate arguments or one list, or the sublist form. As torch: every operand is
+    aligned to one order of labels (the output's, then the summed ones), then operands are contracted left
+    to right, each pair by one bmm (a product where nothing is summed)."""
     if args and not isinstance(args[0], str):  # the sublist form: op, [0, 1], op, [1, 2], [0, 2]
         letters = [[_sublist_letter(n) for n in sub] for sub in args[1::2]]
         equation = ",".join("".join(s) for s in letters)
@@ -222,16 +225,36 @@ def einsum(*args: Any) -> Any:
         operands = list(operands[0])
     meta_check(torch.einsum, equation, *operands)
     terms, output = _parse_einsum(equation.replace(" ", ""), [x.ndim for x in operands])
-    prepared = []
-    for i, (x, labels) in enumerate(zip(operands, terms)):
-        others = {label for j, t in enumerate(terms) if j != i for label in t}
-        prepared.append(_diagonals_and_sums(x, labels, others | set(output)))
-    out, labels = prepared[0]
-    for k in range(1, len(prepared)):
-        keep = set(output).union(*(terms[j] for j in range(k + 1, len(terms))))
-        out, labels = _contract(out, labels, *prepared[k], keep)
-    order = tuple(labels.index(label) for label in output)
-    return out if order == tuple(range(len(order))) else ops.permute(out, dims=order)
+    ellipsis = sorted({label for t in terms for label in t if isinstance(label, int)})
+    summed = sorted({label for t in terms for label in t if isinstance(label, str) and label not in output})
+    order: list[Label] = [*output, *(e for e in ellipsis if e not in output), *summed]
+    aligned = [_align(x, labels, order) for x, labels in zip(operands, terms)]
+    counts = [sum(x.shape[d] != 1 for x in aligned) for d in range(len(order))]
+    result = aligned[0]
+    for b in aligned[1:]:  # left to right (torch without a path: the product goes first)
+        a, sum_dims, a_sums, b_sums = result, [], [], []
+        for d in range(len(output), len(order)):
+            if a.shape[d] != 1 and b.shape[d] != 1:
+                counts[d] -= 1
+                if counts[d] == 1:
+                    sum_dims.append(d)
+                    counts[d] = 0
+            elif counts[d] == 1:
+                if a.shape[d] != 1:
+                    a_sums.append(d)
+                    counts[d] = 0
+                elif b.shape[d] != 1:
+                    b_sums.append(d)
+                    counts[d] = 0
+        a = ops.sum(a, dim=tuple(a_sums), keepdim=True) if a_sums else a
+        b = ops.sum(b, dim=tuple(b_sums), keepdim=True) if b_sums else b
+        result = _sumproduct_pair(a, b, sum_dims)
+    contracted = tuple(range(len(output), len(order)))
+    if not contracted:
+        return result
+    if len(aligned) > 1:  # every contracted dim has size 1 by now
+        return ops.reshape(result, shape=tuple(result.shape[: len(output)]))
+    return ops.sum(result, dim=contracted)
 
 
 def _sublist_letter(n: Any) -> str:
@@ -245,7 +268,8 @@ def _sublist_letter(n: Any) -> str:
 
 def _parse_einsum(equation: str, ndims: list[int]) -> tuple[list[list[Label]], list[Label]]:
     """Each operand's labels and the output's (torch has validated the equation): the ellipsis's dims
-    become ints 0..E-1, aligned from the right across operands."""
+    become ints 0..E-1, aligned from the right across operands. The implicit output is torch's: the
+    ellipsis, then the labels seen once in torch's order of labels (A-Z, then a-z)."""
     lhs, arrow, rhs = equation.partition("->")
     raw_terms = lhs.split(",")
     n_ellipsis = (
@@ -264,21 +288,60 @@ def _parse_einsum(equation: str, ndims: list[int]) -> tuple[list[list[Label]], l
     return terms, [*range(n_ellipsis), *sorted(c for c in set(letters) if letters.count(c) == 1)]
 
 
-def _diagonals_and_sums(x: Any, labels: list[Label], needed: set[Label]) -> tuple[Any, list[Label]]:
-    """Take the diagonal of each repeated label (as the first dim) and sum the labels not `needed`."""
-    while len(set(labels)) < len(labels):
-        repeated = next(label for label in labels if labels.count(label) > 1)
-        at = [i for i, label in enumerate(labels) if label == repeated]
-        rest = [i for i, label in enumerate(labels) if label != repeated]
-        x = _arrange(x, at + rest)
-        diagonal = torch.arange(x.shape[0], device=x.device)
-        x = ops.getitem(x, index=(diagonal,) * len(at))
-        labels = [repeated] + [labels[i] for i in rest]
-    dropped = tuple(i for i, label in enumerate(labels) if label not in needed)
-    if dropped:
-        x = ops.sum(x, dim=dropped)
-        labels = [label for label in labels if label in needed]
-    return x, labels
+def _align(x: Any, labels: list[Label], order: list[Label]) -> Any:
+    """x with a dim per label of `order` (size 1 for the labels it lacks), as torch aligns an operand: the
+    diagonal of a repeated label (a view) in place of its first dim, missing dims unsqueezed at the end,
+    then one permute."""
+    labels = list(labels)
+    for d in range(len(labels) - 1, 0, -1):  # (each repeat, found from the right, folds into its first dim)
+        first = labels.index(labels[d])
+        if first < d:
+            x = ops.diagonal(x, dim1=first, dim2=d)  # (the diagonal becomes the last dim: moved back to `first`)
+            del labels[d]
+            moved = [*range(first), x.ndim - 1, *range(first, x.ndim - 1)]
+            x = _arrange(x, moved)
+    missing = [label for label in order if label not in labels]
+    if missing:
+        x = ops.getitem(x, index=(Ellipsis, *(None,) * len(missing)))
+    where = {label: i for i, label in enumerate([*labels, *missing])}
+    return _arrange(x, [where[label] for label in order])
+
+
+def _sumproduct_pair(left: Any, right: Any, sum_dims: list[int]) -> Any:
+    """torch's sumproduct_pair (keepdim): left * right summed over `sum_dims` (dims both have), through one bmm
+    of (kept in both, left's own, summed) by (kept in both, summed, right's own)."""
+    if not sum_dims:
+        return ops.mul(left, right)
+    both: list[int] = []
+    own_left: list[int] = []
+    own_right: list[int] = []
+    sum_size = 1
+    for d in range(left.ndim):
+        in_left, in_right = left.shape[d] != 1, right.shape[d] != 1
+        if d in sum_dims:
+            if in_left and in_right:
+                sum_size *= left.shape[d]
+            elif in_left:
+                left = ops.sum(left, dim=(d,), keepdim=True)
+            elif in_right:
+                right = ops.sum(right, dim=(d,), keepdim=True)
+        elif in_left and in_right:
+            both.append(d)
+        elif in_left:
+            own_left.append(d)
+        else:
+            own_right.append(d)
+    size = lambda x, dims: math.prod(x.shape[d] for d in dims)  # noqa: E731
+    lhs = _arrange(left, both + own_left + sum_dims + own_right, (size(left, both), size(left, own_left), sum_size))
+    rhs = _arrange(right, both + sum_dims + own_right + own_left, (size(left, both), sum_size, size(right, own_right)))
+    out_shape = (
+        *(left.shape[d] for d in both + own_left),
+        *(1 for _ in sum_dims),
+        *(right.shape[d] for d in own_right),
+    )
+    laid_out = both + own_left + sum_dims + own_right
+    back = [laid_out.index(d) for d in range(left.ndim)]
+    return _arrange(ops.reshape(matmul(lhs, rhs), shape=out_shape), back)
 
 
 def _arrange(x: Any, order: Sequence[int], shape: Sequence[int] | None = None) -> Any:
@@ -290,50 +353,11 @@ def _arrange(x: Any, order: Sequence[int], shape: Sequence[int] | None = None) -
     return x
 
 
-def _contract(a: Any, la: list[Label], b: Any, lb: list[Label], keep: set[Label]) -> tuple[Any, list[Label]]:
-    """The product of a and b over their shared labels, summing those not in `keep`: laid out as
-    (shared kept labels, a's own, b's own). Size-1 dims broadcast, as in torch.einsum."""
-    size = {label: n for labels, x in ((la, a), (lb, b)) for label, n in zip(labels, x.shape) if n != 1}
-    batch = [label for label in la if label in lb and label in keep]
-    summed = [label for label in la if label in lb and label not in keep]
-    left = [label for label in la if label not in lb]
-    right = [label for label in lb if label not in la]
-    out_labels = batch + left + right
-    out_shape = [size.get(label, 1) for label in out_labels]
-    ia, ib = [la.index(label) for label in batch + left], [lb.index(label) for label in batch + right]
-    sa = [a.shape[i] for i in ia]
-    sb = [b.shape[i] for i in ib]
-    if not summed:  # nothing to sum: a broadcasting product
-        a = _arrange(a, ia, sa + [1] * len(right))
-        b = _arrange(b, ib, sb[: len(batch)] + [1] * len(left) + sb[len(batch) :])
-        return ops.mul(a, b), out_labels
-    full = [size.get(label, 1) for label in summed]
-    a = _broadcast(a, la, summed, full)
-    b = _broadcast(b, lb, summed, full)
-    inner_size = math.prod(full)
-    a = _arrange(
-        a, ia + [la.index(label) for label in summed], sa[: len(batch)] + [math.prod(sa[len(batch) :]), inner_size]
-    )
-    b = _arrange(
-        b,
-        ib[: len(batch)] + [lb.index(label) for label in summed] + ib[len(batch) :],
-        sb[: len(batch)] + [inner_size, math.prod(sb[len(batch) :])],
-    )
-    return ops.reshape(matmul(a, b), shape=tuple(out_shape)), out_labels
-
-
-def _broadcast(x: Any, labels: list[Label], summed: list[Label], full: list[int]) -> Any:
-    """x with its size-1 dims among `summed` expanded to the other operand's size."""
-    shape = list(x.shape)
-    for label, n in zip(summed, full):
-        shape[labels.index(label)] = n
-    return x if shape == list(x.shape) else ops.expand(x, shape=tuple(shape))
-
-
 @implements(torch.tensordot)
 def tensordot(a: Any, b: Any, dims: Any = 2) -> Any:
     """Sum over the last `dims` dims of a and the first of b, or over the dims paired in `dims` (two lists
-    or ints); the result has a's other dims, then b's."""
+    or ints); the result has a's other dims, then b's. As torch: a's other dims then its summed ones (in the
+    order given) as rows, b's summed then other dims as columns, one mm."""
     if isinstance(dims, (torch.Tensor, Variable)):
         dims = unwrap(dims).tolist()
     meta_check(torch.tensordot, a, b, dims=dims)
@@ -341,12 +365,20 @@ def tensordot(a: Any, b: Any, dims: Any = 2) -> Any:
         da, db = list(range(a.ndim - dims, a.ndim)), list(range(dims))
     else:
         da, db = ([d] if isinstance(d, int) else list(d) for d in dims)
-    la: list[Label] = list(range(a.ndim))
-    lb: list[Label] = [-1 - j for j in range(b.ndim)]
+    da, db = [normalize_dim(d, a.ndim) for d in da], [normalize_dim(d, b.ndim) for d in db]
+    inner = 1
     for i, j in zip(da, db):
-        lb[normalize_dim(j, b.ndim)] = normalize_dim(i, a.ndim)
-    keep = {label for label in la if label not in lb} | {label for label in lb if label not in la}
-    return _contract(a, la, b, lb, keep)[0]
+        if b.shape[j] == 1:  # broadcast dims are summed right away
+            a = ops.sum(a, dim=(i,), keepdim=True)
+        elif a.shape[i] == 1:
+            b = ops.sum(b, dim=(j,), keepdim=True)
+        else:
+            inner *= a.shape[i]
+    rest_a, rest_b = [i for i in range(a.ndim) if i not in da], [j for j in range(b.ndim) if j not in db]
+    rows = _arrange(a, rest_a + da, (math.prod(a.shape[i] for i in rest_a), inner))
+    cols = _arrange(b, db + rest_b, (inner, math.prod(b.shape[j] for j in rest_b)))
+    shape = (*(a.shape[i] for i in rest_a), *(b.shape[j] for j in rest_b))
+    return ops.reshape(matmul(rows, cols), shape=shape)
 
 
 @implements(torch.linalg.diagonal)
@@ -607,24 +639,17 @@ def cond(A: Any, p: Any = None) -> Any:  # noqa: N803 (torch's name)
 def solve(A: Any, B: Any, *, left: bool = True) -> Any:  # noqa: N803 (torch's names)
     """X with A @ X = B (X @ A = B when not `left`); B may be a (batch of) vector(s), as torch decides."""
     meta_check(torch.linalg.solve, A, B, left=left)
-    a = A if left else transpose(A)
     if B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1])):
-        x = ops.solve(a, ops.reshape(B, shape=(*B.shape, 1)))
+        x = ops.solve(A if left else transpose(A), ops.reshape(B, shape=(*B.shape, 1)))
         return ops.reshape(x, shape=tuple(x.shape[:-1]))
-    return ops.solve(a, B) if left else transpose(ops.solve(a, transpose(B)))
+    return ops.solve(A, B, left=left)
 
 
 @implements(torch.linalg.solve_triangular)
 def solve_triangular(A: Any, B: Any, *, upper: bool, left: bool = True, unitriangular: bool = False) -> Any:  # noqa: N803
     """solve with only A's upper (or lower) triangle read, its diagonal taken as ones when `unitriangular`."""
     meta_check(torch.linalg.solve_triangular, A, B, upper=upper, left=left, unitriangular=unitriangular)
-    raw = unwrap(A)
-    ones = torch.ones(raw.shape[-2:], dtype=raw.dtype, device=raw.device)
-    mask = ones.triu(int(unitriangular)) if upper else ones.tril(-int(unitriangular))
-    triangle = ops.mul(A, mask)
-    if unitriangular:
-        triangle = ops.add(triangle, torch.eye(raw.shape[-1], dtype=raw.dtype, device=raw.device))
-    return solve(triangle, B, left=left)
+    return ops.solve_triangular(A, B, upper=upper, left=left, unitriangular=unitriangular)
 
 
 @implements(torch.linalg.pinv)
@@ -644,8 +669,7 @@ def pinverse(input: Any, rcond: float = 1e-15) -> Any:  # noqa: A002
 @implements(torch.linalg.cholesky, torch.cholesky, torch.Tensor.cholesky)
 def cholesky(A: Any, upper: bool = False) -> Any:  # noqa: N803 (torch's name)
     """The Cholesky factor of each symmetric positive-definite matrix: lower L with A = L L^T, or upper U = L^T."""
-    factor = _cholesky(A)
-    return transpose(factor) if upper else factor
+    return _cholesky(A, upper=upper)
 
 
 @implements(torch.cholesky_solve, torch.Tensor.cholesky_solve)

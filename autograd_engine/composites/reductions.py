@@ -9,7 +9,6 @@ the values: plain tensors.
 
 from __future__ import annotations
 
-import builtins
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -19,7 +18,7 @@ import torch
 
 from .. import ops
 from ..dispatch import implements
-from ..ops import exp, log, maximum, minimum, normalize_dim, normalize_dims
+from ..ops import maximum, minimum, normalize_dim, normalize_dims
 from ..variable import Variable, unwrap
 
 __all__ = [
@@ -148,11 +147,11 @@ def prod(input: Any, dim: int | None = None, keepdim: bool = False, *, dtype: to
 
 
 # --- variance and standard deviation --------------------------------------------------------------
-def _moments(
+def _spread_options(
     name: str, x: Any, dim: Any, unbiased: bool | None, keepdim: bool, correction: float | None
-) -> tuple[Any, Any]:
-    """(variance, mean keeping its dims) over `dim`, torch's overloads read: var(input, unbiased),
-    var(input, dim, unbiased, keepdim) and var(input, dim, *, correction, keepdim)."""
+) -> dict[str, Any]:
+    """The primitives' options from torch's overloads: var(input, unbiased), var(input, dim, unbiased,
+    keepdim) and var(input, dim, *, correction, keepdim); dim a tuple, or None for every element."""
     if isinstance(dim, bool):  # var(input, unbiased)
         if unbiased is not None:
             raise TypeError(f"{name}(): unbiased given twice")
@@ -164,22 +163,14 @@ def _moments(
     if not x.dtype.is_floating_point:
         getattr(torch, name)(torch.empty(2, dtype=x.dtype))  # torch's error, in its words
     dims = normalize_dims(dim, x.ndim)
-    count = math.prod(x.shape[d] for d in dims)
-    centre = ops.div(ops.sum(x, dim=dims, keepdim=True), count)
-    d = ops.sub(x, centre)
-    variance = ops.div(ops.sum(ops.mul(d, d), dim=dims, keepdim=keepdim), builtins.max(0, count - correction))
-    return variance, centre
+    return {"dim": dims if dim is not None and dims else None, "correction": correction, "keepdim": keepdim}
 
 
-def _sqrt(v: Any) -> Any:
-    """The square root with derivative 0 where v is 0, as torch's std has it."""
-    zero = unwrap(v) == 0
-    return ops.where(zero, 0.0, ops.pow(ops.where(zero, 1.0, v), 0.5))
-
-
-def _statistic(name: str, finish: Callable[[Any, Any], Any], doc: str, *methods: Any) -> Callable[..., Any]:
-    """torch.`name` (var, std, var_mean, std_mean) with torch's overloads: `finish` takes the variance
-    and the mean (that keeps its dims) to what it returns."""
+def _statistic(name: str, doc: str, *methods: Any) -> Callable[..., Any]:
+    """torch.`name` (var, std, var_mean, std_mean) with torch's overloads, on the primitive of that name
+    (var_mean and std_mean split its stacked pair)."""
+    prim = getattr(ops, name)
+    pair = name.endswith("_mean")
 
     def fn(
         input: Any,  # noqa: A002
@@ -189,35 +180,26 @@ def _statistic(name: str, finish: Callable[[Any, Any], Any], doc: str, *methods:
         *,
         correction: float | None = None,
     ) -> Any:
-        return finish(*_moments(name, input, dim, unbiased, keepdim, correction))
+        out = prim(input, **_spread_options(name, input, dim, unbiased, keepdim, correction))
+        return (ops.getitem(out, index=0), ops.getitem(out, index=1)) if pair else out
 
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc
     return implements(getattr(torch, name), *methods)(fn)
 
 
-def _mean_of(variance: Any, centre: Any) -> Any:
-    return centre if centre.shape == variance.shape else ops.reshape(centre, shape=tuple(variance.shape))
-
-
 var = _statistic(
     "var",
-    lambda variance, centre: variance,
-    "Variance over `dim`, divided by N - correction (1 by default; unbiased=False is 0).",
+    "Variance over `dim` (torch's kernel), divided by N - correction (1 by default; unbiased=False is 0).",
     torch.Tensor.var,
 )
 std = _statistic(
     "std",
-    lambda variance, centre: _sqrt(variance),
     "Standard deviation over `dim` (as `var`); the gradient is 0 where it is 0, as in torch.",
     torch.Tensor.std,
 )
-var_mean = _statistic(
-    "var_mean", lambda variance, centre: (variance, _mean_of(variance, centre)), "(var, mean) over `dim`."
-)
-std_mean = _statistic(
-    "std_mean", lambda variance, centre: (_sqrt(variance), _mean_of(variance, centre)), "(std, mean) over `dim`."
-)
+var_mean = _statistic("var_mean", "(var, mean) over `dim`, from torch's one pass (its bits).")
+std_mean = _statistic("std_mean", "(std, mean) over `dim`, from torch's one pass (its bits).")
 
 
 # --- norms ----------------------------------------------------------------------------------------
@@ -692,25 +674,12 @@ histc = _on_values(torch.histc, torch.Tensor.histc)  # torch's result never requ
 
 
 # --- log-sum-exp and softmax ----------------------------------------------------------------------
-def _stable_shift(x: Any, dim: Dims) -> torch.Tensor:
-    """Per-slice max as a constant (finite), for shift-invariant functions: exact gradients, no overflow.
-    Over an empty dim there is no max (amax refuses it) and nothing to shift: 0, so the sum is empty and
-    the result log(0) = -inf, as torch's."""
-    raw, dims = unwrap(x), normalize_dims(dim, x.ndim)
-    if builtins.any(raw.shape[d] == 0 for d in dims):
-        return raw.new_zeros(tuple(1 if d in dims else n for d, n in enumerate(raw.shape)))
-    m = torch.amax(raw, dim=dims, keepdim=True)
-    return torch.where(torch.isfinite(m), m, torch.zeros_like(m))
-
-
 @implements(torch.logsumexp, torch.Tensor.logsumexp, torch.special.logsumexp)
 def logsumexp(input: Any, dim: Dims = None, keepdim: bool = False) -> Any:  # noqa: A002
-    """log(sum(e^input)) over `dim` (every dim when None), computed from input - max."""
-    m = _stable_shift(input, dim)
-    out = ops.add(log(ops.sum(exp(ops.sub(input, m)), dim=dim, keepdim=True)), m)
-    if keepdim:
-        return out
-    return ops.reshape(out, shape=_reduced_shape(input.shape, normalize_dims(dim, input.ndim)))
+    """log(sum(e^input)) over `dim` (every dim when None): torch's kernel and torch's gradient. An
+    empty `dim` goes to torch as it is (which reduces every dim with keepdim, else refuses it)."""
+    dims = () if isinstance(dim, Sequence) and not dim else normalize_dims(dim, input.ndim)
+    return ops.logsumexp(input, dim=dims, keepdim=keepdim)
 
 
 @implements(torch.softmax, torch.Tensor.softmax)

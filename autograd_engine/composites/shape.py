@@ -610,17 +610,23 @@ def rot90(input: Any, k: int = 1, dims: Sequence[int] = (0, 1)) -> Any:  # noqa:
 @implements(torch.Tensor.repeat)
 def repeat(input: Any, *args: Any, repeats: Sequence[int] | None = None) -> Any:  # noqa: A002
     """Tile the tensor `repeats` times along each dim (more than dims: new leading dims); as arguments,
-    as one sequence or as repeats=."""
+    as one sequence or as repeats=. A new tensor, as torch's (a copy where the tiling is only a view).
+    Built so that the gradient sums as torch's repeat_backward does: over each new leading dim in turn,
+    outermost first, then over the tiled copies of every own dim at once."""
     sizes = _sizes("repeat", args, "repeats", repeats)
     if len(sizes) < input.ndim:
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor")
-    shape = (1,) * (len(sizes) - input.ndim) + tuple(input.shape)
-    out = tuple(r * n for r, n in zip(sizes, shape))
+    lead, own = sizes[: len(sizes) - input.ndim], sizes[len(sizes) - input.ndim :]
+    shape = tuple(input.shape)
+    out = (*lead, *(r * n for r, n in zip(own, shape)))
     negative = [n for n in out if n < 0]
     if negative:
         raise RuntimeError(f"Trying to create tensor with negative dimension {negative[0]}: {list(out)}")
-    interleaved = tuple(n for pair in zip(sizes, shape) for n in pair)
-    return reshape(expand(reshape(input, tuple(n for m in shape for n in (1, m))), interleaved), out)
+    interleaved = tuple(n for pair in zip(own, shape) for n in pair)
+    tiled = reshape(expand(reshape(input, tuple(n for m in shape for n in (1, m))), interleaved), out[len(lead) :])
+    for r in reversed(lead):
+        tiled = expand(tiled, (r, *tiled.shape))
+    return tiled if unwrap(tiled)._base is None else ops.clone(tiled, memory_format=torch.contiguous_format)
 
 
 @implements(torch.tile)

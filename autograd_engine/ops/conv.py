@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as tnf
 
 from ..primitive import primitive
-from .core import getitem, pad, sum
+from .core import cat, getitem, pad, sum, transpose
 
 __all__ = [
     "conv2d",
@@ -41,16 +41,19 @@ fold.defvjp(lambda g, ans, x, *, output_size, **kw: unfold(g, **kw))
 # form <conv(x, w), g>, so each one's VJPs are the other two and every order of derivative stays inside
 # the family; 2-d and 3-d are two such families, with the same VJPs (written for any number of dims).
 @primitive(saves={"x": "w", "w": "x"})
-def conv2d(x, w, b=None, *, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
+def conv2d(x, w, b=None, *, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, input_grad=False):
     """Cross-correlation of (N, C, H, W) with weight (O, C/groups, kh, kw), plus a bias (O,) if given, on
-    torch's native kernel (which adds the bias as it writes the output)."""
+    torch's native kernel (which adds the bias as it writes the output). input_grad=True: the node is the input
+    gradient of a conv_transpose (its weight gradient then in torch's double backward order, `_weight_grad_by_conv`)."""
     return tnf.conv2d(x, w, b, stride, padding, dilation, groups)
 
 
 @primitive(saves={"x": "w", "w": "x"})
-def conv_transpose2d(x, w, b=None, *, stride=(1, 1), padding=(0, 0), output_padding=(0, 0), dilation=(1, 1), groups=1):
+def conv_transpose2d(
+    x, w, b=None, *, stride=(1, 1), padding=(0, 0), output_padding=(0, 0), dilation=(1, 1), groups=1, input_grad=False
+):
     """Transposed convolution of (N, C, H, W) with weight (C, O/groups, kh, kw), plus a bias (O,) if given,
-    on torch's native kernel."""
+    on torch's native kernel. input_grad=True: the node is the input gradient of a conv (see conv2d)."""
     return tnf.conv_transpose2d(x, w, b, stride, padding, output_padding, groups, dilation)
 
 
@@ -61,18 +64,27 @@ def conv2d_weight(x, g, *, weight_shape, stride=(1, 1), padding=(0, 0), dilation
 
 
 @primitive(saves={"x": "w", "w": "x"})
-def conv3d(x, w, b=None, *, stride=(1, 1, 1), padding=(0, 0, 0), dilation=(1, 1, 1), groups=1):
+def conv3d(x, w, b=None, *, stride=(1, 1, 1), padding=(0, 0, 0), dilation=(1, 1, 1), groups=1, input_grad=False):
     """Cross-correlation of (N, C, D, H, W) with weight (O, C/groups, kd, kh, kw), plus a bias (O,) if
-    given, on torch's native kernel."""
+    given, on torch's native kernel (input_grad: see conv2d)."""
     return tnf.conv3d(x, w, b, stride, padding, dilation, groups)
 
 
 @primitive(saves={"x": "w", "w": "x"})
 def conv_transpose3d(
-    x, w, b=None, *, stride=(1, 1, 1), padding=(0, 0, 0), output_padding=(0, 0, 0), dilation=(1, 1, 1), groups=1
+    x,
+    w,
+    b=None,
+    *,
+    stride=(1, 1, 1),
+    padding=(0, 0, 0),
+    output_padding=(0, 0, 0),
+    dilation=(1, 1, 1),
+    groups=1,
+    input_grad=False,
 ):
     """Transposed convolution of (N, C, D, H, W) with weight (C, O/groups, kd, kh, kw), plus a bias (O,) if
-    given, on torch's native kernel."""
+    given, on torch's native kernel (input_grad: see conv2d)."""
     return tnf.conv_transpose3d(x, w, b, stride, padding, output_padding, groups, dilation)
 
 
@@ -96,7 +108,7 @@ def _geometry(n, stride=None, padding=None, dilation=None, groups=1):
     }
 
 
-def _transpose_to(n, g, w, like, **kw):
+def _transpose_to(n, g, w, like, input_grad=False, **kw):
     """conv_transpose of g that lands exactly on `like`'s spatial size (the adjoint of conv)."""
     kw = _geometry(n, **kw)
     extra = tuple(
@@ -105,14 +117,35 @@ def _transpose_to(n, g, w, like, **kw):
             like.shape[2:], g.shape[2:], kw["stride"], kw["padding"], kw["dilation"], w.shape[2:]
         )
     )
-    return _FAMILIES[n][1](g, w, output_padding=extra, **kw)
+    return _FAMILIES[n][1](g, w, output_padding=extra, input_grad=input_grad, **kw)
 
 
-def _conv_to(n, g, w, like, **kw):
+def _conv_to(n, g, w, like, input_grad=False, **kw):
     """conv of g cropped to `like`'s spatial size (the adjoint of conv_transpose)."""
-    out = _FAMILIES[n][0](g, w, **kw)
+    out = _FAMILIES[n][0](g, w, input_grad=input_grad, **kw)
     size = tuple(like.shape[2:])
     return out if tuple(out.shape[2:]) == size else getitem(out, index=(..., *(slice(0, m) for m in size)))
+
+
+def _weight_grad_by_conv(n, x, g, w, **kw):
+    """d<conv(x, w), g>/dw as torch's double backward computes it (_convolution_double_backward): per group, the
+    conv of x's channels as a batch with g's as the weight (stride and dilation swapped), cut to w's size."""
+    kw = _geometry(n, **kw)
+    groups = kw["groups"]
+    x_t, g_t = transpose(x, 0, 1), transpose(g, 0, 1)
+
+    def part(t, i):
+        size = t.shape[0] // groups
+        return t if groups == 1 else getitem(t, index=(slice(i * size, (i + 1) * size),))
+
+    parts = [
+        _FAMILIES[n][0](part(x_t, i), part(g_t, i), stride=kw["dilation"], padding=kw["padding"], dilation=kw["stride"])
+        for i in range(groups)
+    ]
+    grad = transpose(parts[0] if groups == 1 else cat(*parts, dim=1), 0, 1)
+    if tuple(grad.shape[2:]) == tuple(w.shape[2:]):
+        return grad
+    return getitem(grad, index=(..., *(slice(0, k) for k in w.shape[2:])))
 
 
 def _transpose_weight_grad(n, g, x, w, **kw):
@@ -137,15 +170,30 @@ def _bias_grad(g, ans, x, w, b=None, **kw):
 
 
 def _define_vjps(n: int) -> None:
+    """The VJPs of family n. A conv's input gradient is a conv_transpose flagged input_grad (and the other way
+    round), whose weight gradient, a second-order term, follows torch's double backward (`_weight_grad_by_conv`)."""
     conv, transpose, weight = _FAMILIES[n]
+
+    def conv_vjp_w(g, ans, x, w, b=None, *, input_grad=False, **kw):
+        if input_grad:  # torch's gW = conv(gO^T, ggI^T): x is the gO of the conv_transpose this is the gradient of
+            return _weight_grad_by_conv(n, x, g, w, **kw)
+        return weight(x, g, weight_shape=tuple(w.shape), **kw)
+
+    def transpose_vjp_w(g, ans, x, w, b=None, *, output_padding=None, input_grad=False, **kw):
+        if input_grad:  # torch's gW = conv(ggI^T, gO^T): x is the gO of the conv this is the gradient of
+            return _weight_grad_by_conv(n, g, x, w, **kw)
+        return _transpose_weight_grad(n, g, x, w, **kw)
+
     conv.defvjp(
-        lambda g, ans, x, w, b=None, **kw: _transpose_to(n, g, w, x, **kw),
-        lambda g, ans, x, w, b=None, **kw: weight(x, g, weight_shape=tuple(w.shape), **kw),
+        lambda g, ans, x, w, b=None, *, input_grad=False, **kw: _transpose_to(n, g, w, x, input_grad=True, **kw),
+        conv_vjp_w,
         _bias_grad,
     )
     transpose.defvjp(
-        lambda g, ans, x, w, b=None, *, output_padding=None, **kw: _conv_to(n, g, w, x, **kw),
-        lambda g, ans, x, w, b=None, *, output_padding=None, **kw: _transpose_weight_grad(n, g, x, w, **kw),
+        lambda g, ans, x, w, b=None, *, output_padding=None, input_grad=False, **kw: _conv_to(
+            n, g, w, x, input_grad=True, **kw
+        ),
+        transpose_vjp_w,
         _bias_grad,
     )
     weight.defvjp(

@@ -78,21 +78,33 @@ def _as_tensor_like(x: Any, like: torch.Tensor) -> torch.Tensor:
 
 # --- arithmetic -----------------------------------------------------------------------------------
 @primitive(numbers_as_tensors=True)
-def add(x, y):
-    """x + y, broadcasting."""
-    return x + y
+def add(x, y, *, alpha=None):
+    """x + y, broadcasting; given alpha, x + alpha * y in torch's fused kernel (torch.add(x, y, alpha=alpha)),
+    whose bits differ from x + y * alpha (and whose checks refuse a float alpha for integers)."""
+    return x + y if alpha is None else torch.add(x, y, alpha=alpha)
 
 
-add.defvjp(lambda g, ans, x, y: unbroadcast(g, x), lambda g, ans, x, y: unbroadcast(g, y))
+def _scaled_grad(g: Any, y: Shaped, alpha: Any) -> Any:
+    """y's gradient in x + alpha * y: g * alpha summed to y's shape, in torch's order (scale, then sum)."""
+    return unbroadcast(g if alpha is None or alpha == 1 else mul(g, alpha), y)
+
+
+add.defvjp(
+    lambda g, ans, x, y, *, alpha=None: unbroadcast(g, x),
+    lambda g, ans, x, y, *, alpha=None: _scaled_grad(g, y, alpha),
+)
 
 
 @primitive(numbers_as_tensors=True)
-def sub(x, y):
-    """x - y, broadcasting."""
-    return x - y
+def sub(x, y, *, alpha=None):
+    """x - y, broadcasting; given alpha, x - alpha * y in torch's fused kernel, as add."""
+    return x - y if alpha is None else torch.sub(x, y, alpha=alpha)
 
 
-sub.defvjp(lambda g, ans, x, y: unbroadcast(g, x), lambda g, ans, x, y: neg(unbroadcast(g, y)))
+sub.defvjp(
+    lambda g, ans, x, y, *, alpha=None: unbroadcast(g, x),
+    lambda g, ans, x, y, *, alpha=None: neg(_scaled_grad(g, y, alpha)),
+)
 
 
 @primitive(saves={"x": "y", "y": "x"}, numbers_as_tensors=True)
@@ -135,10 +147,11 @@ def _pow_vjp_base(g, ans, x, y):
 
 
 def _pow_vjp_exponent(g, ans, x, y):
+    """torch's pow_backward_exponent: g * (ans * log x), with 0 for ans * log x where x == 0 and y >= 0."""
     if not _is_tensor(x):
-        grad = g * (ans * (math.log(x) if x > 0 else -math.inf if x == 0 else math.nan))
-        return unbroadcast(where(y >= 0, 0.0, grad) if x == 0 else grad, y)
-    return unbroadcast(where((x == 0) & (y >= 0), 0.0, g * (ans * log(x))), y)
+        slope = ans * (math.log(x) if x > 0 else -math.inf if x == 0 else math.nan)
+        return unbroadcast(g * (where(y >= 0, 0.0, slope) if x == 0 else slope), y)
+    return unbroadcast(g * where((x == 0) & (y >= 0), 0.0, ans * log(x)), y)
 
 
 pow.defvjp(_pow_vjp_base, _pow_vjp_exponent)

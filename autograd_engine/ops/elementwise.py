@@ -76,7 +76,7 @@ __all__ = [
 ]
 
 _LN2 = math.log(2.0)
-_LN10 = math.log(10.0)
+_LN10 = 2.3025850929940456  # torch's literal in derivatives.yaml (math.log(10.0) is one ulp above)
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 _SQRT_2PI = math.sqrt(2 * math.pi)
 _INV_SQRT_2PI = 1 / _SQRT_2PI
@@ -155,10 +155,14 @@ def _atan2_scale(x: Any, y: Any) -> Any:
     return where(norm == 0, 0.0, reciprocal(norm))
 
 
-atan2.defvjp(
-    lambda g, ans, x, y: unbroadcast(g * y * _atan2_scale(x, y), x),
-    lambda g, ans, x, y: unbroadcast(g * -x * _atan2_scale(x, y), y),
-)
+def _atan2_vjp(g, ans, x, y):
+    """torch's atan2_backward: one 1 / (x^2 + y^2) shared by both gradients, so that their derivatives
+    meet there and add up in torch's order (second order: torch's bits)."""
+    scale = _atan2_scale(x, y)
+    return unbroadcast(g * y * scale, x), unbroadcast(g * -x * scale, y)
+
+
+atan2.defvjp_joint(_atan2_vjp, wrt="x y")
 
 
 @primitive(saves="x")

@@ -2,7 +2,8 @@
 
 Reading positions (getitem, gather) and their adjoints (untake, ungather) are core primitives; this
 family writes into positions: `index_put` (x[index] = values, and its accumulating form), `scatter`
-(overwrite along a dim), `scatter_add` and `scatter_reduce` (sum, prod, mean, amax, amin into positions).
+(overwrite along a dim), `scatter_add` and `scatter_reduce` (sum, prod, mean, amax, amin into positions),
+`index_add` (slices added along a dim).
 Each forward is torch's own kernel, and each VJP is torch's formula, down to its conventions: an overwritten
 position of x gets no gradient, and every value written there, repeats included, gets the gradient of
 the position it was written to. Index tensors are options (keyword-only), never differentiated.
@@ -17,9 +18,9 @@ import torch
 
 from ..primitive import primitive
 from ..variable import unwrap
-from .core import gather, getitem, pad, reshape, sum_to, where
+from .core import expand, gather, getitem, mul, pad, reshape, sum_to, where
 
-__all__ = ["index_put", "scatter", "scatter_add", "scatter_reduce"]
+__all__ = ["index_add", "index_put", "scatter", "scatter_add", "scatter_reduce"]
 
 
 def unbroadcast_values(g: Any, shape: Sequence[int]) -> Any:
@@ -83,6 +84,24 @@ scatter_add.defvjp(
     lambda g, ans, x, src, *, dim, index: g,
     lambda g, ans, x, src, *, dim, index: pad_to(gather(g, dim=dim, index=index), src.shape),
 )
+
+
+@primitive()
+def index_add(x, source, *, dim, index, alpha=1):
+    """torch.index_add: x with alpha * source's slices added at the positions `index` (a vector) along `dim`.
+    torch's kernel, since its bits are not scatter_add's where alpha != 1: it adds slice after slice in
+    index order, each in add's fused x + alpha * y kernel."""
+    return torch.index_add(x, dim, index, source, alpha=alpha)
+
+
+def _index_add_vjp_source(g, ans, x, source, *, dim, index, alpha=1):
+    """torch's: g.index_select(dim, index) expanded to source's shape, times alpha."""
+    picked = getitem(g, index=(slice(None),) * dim + (index,)) if g.ndim else g
+    picked = picked if tuple(picked.shape) == tuple(source.shape) else expand(picked, shape=tuple(source.shape))
+    return picked if alpha == 1 else mul(picked, alpha)
+
+
+index_add.defvjp(lambda g, ans, x, source, *, dim, index, alpha=1: g, _index_add_vjp_source)
 
 
 @primitive(saves="x src ans")

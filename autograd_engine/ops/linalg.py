@@ -42,6 +42,7 @@ from .core import (
     where,
 )
 from .elementwise import reciprocal
+from .shape import tril, triu
 
 __all__ = [
     "cholesky",
@@ -55,6 +56,7 @@ __all__ = [
     "matrix_exp",
     "qr",
     "solve",
+    "solve_triangular",
     "svd",
 ]
 
@@ -134,7 +136,12 @@ def inverse(x):
     return torch.linalg.inv(x)
 
 
-inverse.defvjp(lambda g, ans, x: neg(matmul(matmul(transpose(ans), g), transpose(ans))))
+inverse.defvjp(lambda g, ans, x: neg(matmul(transpose(ans), matmul(g, transpose(ans)))))
+
+
+def _diagonal_of(values: Any, like: Any) -> Any:
+    """Square matrices shaped like `like` with one scalar of `values` (a batch) repeated on each diagonal."""
+    return mul(_per_matrix(values), _eye(like, like.shape[-1]))
 
 
 @primitive(saves="x ans")
@@ -143,7 +150,7 @@ def det(x):
     return torch.linalg.det(x)
 
 
-det.defvjp(lambda g, ans, x: mul(_per_matrix(mul(g, ans)), transpose(inverse(x))))
+det.defvjp(lambda g, ans, x: solve(transpose(x), _diagonal_of(mul(g, ans), x)))
 
 
 @primitive(saves="x")
@@ -152,42 +159,72 @@ def logabsdet(x):
     return torch.linalg.slogdet(x).logabsdet
 
 
-logabsdet.defvjp(lambda g, ans, x: mul(_per_matrix(g), transpose(inverse(x))))
+logabsdet.defvjp(lambda g, ans, x: solve(transpose(x), _diagonal_of(g, x)))
 
 
 @primitive(saves={"a": "a ans", "b": "a"})
-def solve(a, b):
-    """X with a @ X = b for square matrices `a` (*, n, n) and matrices `b` (*, n, k), batches broadcasting."""
-    return torch.linalg.solve(a, b)
+def solve(a, b, *, left=True):
+    """X with a @ X = b (X @ a = b where not `left`) for square matrices `a` (*, n, n) and matrices `b`,
+    batches broadcasting."""
+    return torch.linalg.solve(a, b, left=left)
 
 
-solve.defvjp(
-    lambda g, ans, a, b: sum_to(neg(matmul(solve(transpose(a), g), transpose(ans))), a.shape),
-    lambda g, ans, a, b: sum_to(solve(transpose(a), g), b.shape),
-)
+def _solve_vjp_b(g, ans, a, b, *, left=True):
+    """a^-T g (g a^-T where not `left`), as torch's linalg_solve_backward: in a first-order backward from the
+    LU of a (lu_solve with adjoint), under create_graph a differentiable solve with a^T."""
+    if isinstance(g, Variable):
+        return sum_to(solve(transpose(a), g, left=left), b.shape)
+    factors, pivots = torch.linalg.lu_factor(a)
+    return sum_to(torch.linalg.lu_solve(factors, pivots, g, left=left, adjoint=True), b.shape)
+
+
+def _solve_vjp_a(g, ans, a, b, *, left=True):
+    """-gB X^T (-X^T gB where not `left`), gB being b's gradient (before its sum over broadcast dims)."""
+    grad_b = _solve_vjp_b(g, ans, a, ans, left=left)
+    return sum_to(neg(matmul(grad_b, transpose(ans)) if left else matmul(transpose(ans), grad_b)), a.shape)
+
+
+solve.defvjp(_solve_vjp_a, _solve_vjp_b)
+
+
+@primitive(saves={"a": "a ans", "b": "a"})
+def solve_triangular(a, b, *, upper, left=True, unitriangular=False):
+    """torch.linalg.solve_triangular: solve reading only a's upper (or lower) triangle, its diagonal taken as
+    ones when `unitriangular`; batches broadcasting."""
+    return torch.linalg.solve_triangular(a, b, upper=upper, left=left, unitriangular=unitriangular)
+
+
+def _triangular_vjp_b(g, ans, a, b, *, upper, left=True, unitriangular=False):
+    """As torch: the solve with a^T (whose other triangle it reads)."""
+    return sum_to(solve_triangular(transpose(a), g, upper=not upper, left=left, unitriangular=unitriangular), b.shape)
+
+
+def _triangular_vjp_a(g, ans, a, b, *, upper, left=True, unitriangular=False):
+    """As torch: -gB X^T (-X^T gB where not `left`) cut to a's triangle, gB b's gradient before its sum."""
+    grad_b = _triangular_vjp_b(g, ans, a, ans, upper=upper, left=left, unitriangular=unitriangular)
+    grad = neg(matmul(grad_b, transpose(ans)) if left else matmul(transpose(ans), grad_b))
+    grad = triu(grad, diagonal=int(unitriangular)) if upper else tril(grad, diagonal=-int(unitriangular))
+    return sum_to(grad, a.shape)
+
+
+solve_triangular.defvjp(_triangular_vjp_a, _triangular_vjp_b)
 
 
 @primitive(saves="ans")
-def cholesky(x):
-    """torch.linalg.cholesky: the lower-triangular L with L @ L^T = x, for symmetric positive-definite x."""
-    return torch.linalg.cholesky(x)
+def cholesky(x, *, upper=False):
+    """torch.linalg.cholesky: the lower-triangular L with L @ L^T = x (or U = L^T with `upper`), for symmetric
+    positive-definite x."""
+    return torch.linalg.cholesky(x, upper=upper)
 
 
-def _cholesky_vjp(g, ans, x):
-    """L^-T S L^-1 with S the symmetric part of tril(L^T g) (its diagonal halved), as torch (Murray 2016)."""
-    upper = transpose(ans)
-    phi = mul(matmul(upper, g), _tril_halved(ans))
-    s = mul(add(phi, transpose(phi)), 0.5)
-    return transpose(solve(upper, transpose(solve(upper, s))))
-
-
-def _tril_halved(like: Any) -> torch.Tensor:
-    """Ones below the diagonal, 1/2 on it, zeros above: a constant mask of `like`'s matrix shape."""
-    raw = unwrap(like)
-    n = raw.shape[-1]
-    return torch.ones(n, n, dtype=raw.dtype, device=raw.device).tril(-1) + 0.5 * torch.eye(
-        n, dtype=raw.dtype, device=raw.device
-    )
+def _cholesky_vjp(g, ans, x, *, upper=False):
+    """torch's cholesky_backward: L^-T S L^-1 with S = (P + tril(P, -1)^T) / 2, P = tril(L^T g), by two
+    triangular solves (L = U^T and g^T where `upper`)."""
+    lower, g_lower = (transpose(ans), transpose(g)) if upper else (ans, g)
+    grad = tril(matmul(transpose(lower), g_lower))
+    grad = mul(add(grad, transpose(tril(grad, diagonal=-1))), 0.5)
+    grad = solve_triangular(transpose(lower), grad, upper=True)
+    return solve_triangular(lower, grad, upper=False, left=False)
 
 
 cholesky.defvjp(_cholesky_vjp)

@@ -6,9 +6,10 @@ pieces from torch's own kernel and differentiate only the pieces that have a slo
 torch's own backward kernel: so every kink has torch's convention (ReLU6 and hardtanh pass no gradient at
 their corners, ELU the negative side's, leaky ReLU the negative slope at 0, ...), and so has NaN (where
 torch's vectorized and scalar loops disagree, the engine agrees with the one torch runs). Smooth ones are
-composites of stable pieces, or fused primitives (sigmoid, gelu, elu/selu/celu, silu, mish, softmax, log_softmax:
-autograd_engine/ops/activations.py). Composites of float16 and bfloat16 inputs are computed in float32
-and rounded once, as torch's kernels compute them.
+composites of stable pieces, or fused primitives on torch's kernels, forward and backward, for torch's
+bits (sigmoid, gelu, elu/selu/celu, silu, mish, softplus, logsigmoid, hardsigmoid, hardswish, glu,
+softmax, log_softmax: autograd_engine/ops/activations.py). Composites of float16 and bfloat16 inputs are
+computed in float32 and rounded once, as torch's kernels compute them.
 
 `inplace=True` mirrors torch: `input` itself becomes the result and is returned. Where nothing is
 recorded its tensor is overwritten, as torch overwrites it. While recording (grad mode on and `input`
@@ -19,6 +20,7 @@ leaf Variable that requires grad is refused then, as torch refuses it.
 
 from __future__ import annotations
 
+import struct
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -257,7 +259,9 @@ def celu(input: Any, alpha: float = 1.0, inplace: bool = False) -> Any:  # noqa:
     """x where x > 0, else alpha * (e^(x / alpha) - 1)."""
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
-    return _inplace("celu", input, ops.elu(input, alpha=alpha, input_scale=1.0 / alpha), inplace)
+    float32_alpha = struct.unpack("f", struct.pack("f", alpha))[0]  # torch's backward: 1.0 / alpha.toFloat()
+    celu = ops.elu(input, alpha=alpha, input_scale=1.0 / alpha, backward_input_scale=1.0 / float32_alpha)
+    return _inplace("celu", input, celu, inplace)
 
 
 @implements(torch.celu_)
@@ -312,45 +316,29 @@ def mish(input: Any, inplace: bool = False) -> Any:  # noqa: A002
 
 @implements(tnf.logsigmoid)
 def logsigmoid(input: Any) -> Any:  # noqa: A002
-    """log(sigmoid(x)) = -softplus(-x), finite for every finite x."""
-    return _in_float32(lambda x: ops.neg(ag.softplus(ops.neg(x))), input)
+    """log(sigmoid(x)), finite for every finite x (fused: torch's kernels forward and backward)."""
+    return ops.log_sigmoid(input)
 
 
 @implements(tnf.softplus)
 def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0) -> Any:  # noqa: A002
-    """log(1 + e^(beta x)) / beta, and x itself where beta * x > threshold (torch's linear region)."""
-
-    def smooth(x: Any) -> Any:
-        if beta == 1:
-            return ops.where(unwrap(x) > threshold, x, ag.softplus(x))
-        return ops.where(unwrap(x) * beta > threshold, x, ops.div(ag.softplus(ops.mul(x, beta)), beta))
-
-    return _in_float32(smooth, input)
+    """log(1 + e^(beta x)) / beta, and x itself where beta * x > threshold (torch's linear region; fused:
+    torch's kernels forward and backward, the second derivative 0 from the threshold on, as torch)."""
+    return ops.softplus(input, beta=beta, threshold=threshold)
 
 
 @implements(tnf.hardsigmoid)
 def hardsigmoid(input: Any, inplace: bool = False) -> Any:  # noqa: A002
-    """relu6(x + 3) / 6; the gradient strictly inside (-3, 3) is torch's float32 1/6."""
-    raw = unwrap(input)
-    flat = tnf.hardsigmoid(raw)
-    slope = _slope(torch.ops.aten.hardsigmoid_backward, raw)  # (1/6 as a float32, in every dtype: torch's)
-    sloped = ops.add(ops.mul(input, slope), flat - raw * slope)  # x * slope + a constant: torch's value
-    return _inplace("hardsigmoid", input, ops.where(slope != 0, sloped, flat), inplace)
+    """relu6(x + 3) / 6; the gradient g / 6 strictly inside (-3, 3) (fused: torch's kernels). Its second
+    derivative is 0, where torch raises that it has none."""
+    return _inplace("hardsigmoid", input, ops.hardsigmoid(input), inplace)
 
 
 @implements(tnf.hardswish)
 def hardswish(input: Any, inplace: bool = False) -> Any:  # noqa: A002
-    """x * relu6(x + 3) / 6; the gradient is torch's: 0 up to -3, x / 3 + 1/2 inside (-3, 3), 1 from 3 on."""
-
-    def compute(x: Any) -> Any:
-        raw = unwrap(x)
-        middle = (raw > -3) & (raw < 3)
-        inner = ops.where(middle, x, 0.0)  # (so the pieces not taken see no inf or NaN)
-        slope = _slope(torch.ops.aten.hardswish_backward, raw)  # outside (-3, 3): 0, 1, or NaN where torch has it
-        outer = ops.where(slope != 0, ops.mul(x, slope), tnf.hardswish(raw))
-        return ops.where(middle, ops.div(ops.mul(inner, ops.add(inner, 3.0)), 6.0), outer)
-
-    return _inplace("hardswish", input, _in_float32(compute, input), inplace)
+    """x * relu6(x + 3) / 6; the gradient is torch's: 0 below -3, x / 3 + 1/2 from -3 to 3, 1 above (fused:
+    torch's kernels forward and backward; the second derivative 1/3 strictly inside (-3, 3), as torch)."""
+    return _inplace("hardswish", input, ops.hardswish(input), inplace)
 
 
 @implements(tnf.softsign)
@@ -385,21 +373,15 @@ def hardshrink(input: Any, lambd: float = 0.5) -> Any:  # noqa: A002
 
 @implements(tnf.glu)
 def glu(input: Any, dim: int = -1) -> Any:  # noqa: A002
-    """a * sigmoid(b), a and b the two halves of `input` along `dim`."""
+    """a * sigmoid(b), a and b the two halves of `input` along `dim` (fused: torch's kernels forward and
+    backward)."""
     if input.ndim == 0:
         raise RuntimeError("glu does not support scalars because halving size must be even")
     d = normalize_dim(dim, input.ndim)
     size = input.shape[d]
     if size % 2:
         raise RuntimeError(f"Halving dimension must be even, but dimension {d} is size {size}")
-    lead = (slice(None),) * d
-
-    def gate(x: Any) -> Any:
-        a = ops.getitem(x, index=(*lead, slice(0, size // 2)))
-        b = ops.getitem(x, index=(*lead, slice(size // 2, size)))
-        return ops.mul(a, ops.sigmoid(b))
-
-    return _in_float32(gate, input)
+    return ops.glu(input, dim=d)
 
 
 # --- softmax family -------------------------------------------------------------------------------

@@ -1,10 +1,12 @@
 """torch.nn.functional's losses on Variables, with torch's signatures (the deprecated size_average and
 reduce too), reductions, argument checks and error messages.
 
-Every loss is a composite of engine functions, but nll_loss (so cross_entropy, with class-index targets)
-is the nll_loss primitive on torch's kernels, which gives torch's bits and takes half the time its
-composite did (see autograd_engine/ops/losses.py). Targets of class indices (int64 tensors) and masks are
-constants; a floating target is differentiated where torch differentiates it.
+Where torch has a fused kernel pair, the loss is a primitive on them (autograd_engine/ops/losses.py):
+nll_loss (so cross_entropy with class-index targets), mse_loss, smooth_l1_loss, huber_loss,
+binary_cross_entropy and binary_cross_entropy_with_logits, so their values, gradients, result dtypes and
+dtype errors are torch's bits; the others are composites of engine functions. Targets of class indices
+(int64 tensors) and masks are constants; a floating target is differentiated where torch differentiates it,
+and a weight torch has no derivative for is refused when it requires grad, as torch refuses it.
 """
 
 from __future__ import annotations
@@ -121,7 +123,9 @@ def mse_loss(
     """Squared error (input - target)^2, reduced; shapes broadcast (with torch's warning)."""
     reduction = _reduction_of(size_average, reduce, reduction)
     x, y = _broadcast(input, target)
-    return ag.mse(x, y, reduction) if weight is None else _weighted(ag.mse(x, y, "none"), weight, x, reduction)
+    if weight is None:
+        return ops.mse_loss(x, y, reduction=reduction)
+    return _weighted(ag.mse(x, y, "none"), weight, x, reduction)
 
 
 @implements(tnf.l1_loss)
@@ -140,15 +144,6 @@ def l1_loss(
     return _reduce(loss, reduction) if weight is None else _weighted(loss, weight, x, reduction)
 
 
-def _smooth(input: Any, target: Any, beta: float, scale: float) -> Any:  # noqa: A002
-    """scale * (d^2 / (2 beta) where |d| < beta, else |d| - beta / 2), d = input - target (torch's
-    branches: the linear one from |d| = beta on)."""
-    d = input - target
-    small = unwrap(d).abs() < beta
-    loss = ops.where(small, d * d * (0.5 / beta), ag.abs(d) - 0.5 * beta)
-    return loss if scale == 1 else loss * scale
-
-
 @implements(tnf.smooth_l1_loss)
 def smooth_l1_loss(
     input: Any,  # noqa: A002
@@ -163,7 +158,7 @@ def smooth_l1_loss(
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
     reduction = _reduction_of(size_average, reduce, reduction)
     x, y = _broadcast(input, target)
-    return _reduce(ag.abs(x - y) if beta == 0 else _smooth(x, y, beta, 1.0), reduction)
+    return ops.smooth_l1_loss(x, y, reduction=reduction, beta=beta)
 
 
 @implements(tnf.huber_loss)
@@ -179,8 +174,9 @@ def huber_loss(
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
     reduction = _reduction_of(None, None, reduction)
     x, y = _broadcast(input, target)
-    loss = _smooth(x, y, delta, delta)
-    return _reduce(loss, reduction) if weight is None else _weighted(loss, weight, x, reduction, False)
+    if weight is None:
+        return ops.huber_loss(x, y, reduction=reduction, delta=delta)
+    return _weighted(ops.huber_loss(x, y, reduction="none", delta=delta), weight, x, reduction, False)
 
 
 @implements(tnf.gaussian_nll_loss)
@@ -248,14 +244,21 @@ def _check_weight(weight: Any, classes: int, prefix: str = "") -> None:
         )
 
 
+def _constant(kernel: str, name: str, value: Any) -> Any:
+    """`value` as a plain tensor (or None): an argument torch's `kernel` has no derivative for, refused as
+    torch refuses it when it requires grad."""
+    if isinstance(value, Variable) and value.requires_grad and ag.is_grad_enabled() and torch.is_grad_enabled():
+        raise RuntimeError(
+            f"The function '{kernel}' is not differentiable with respect to argument '{name}'. "
+            "This input cannot have requires_grad True."
+        )
+    return None if value is None else unwrap(value)
+
+
 def _nll_loss(logp: Any, target: Any, weight: Any, ignore_index: int, reduction: str) -> Any:
     """The nll_loss primitive (torch's kernels, checks and messages); a weight that requires grad is refused
     as torch refuses it, since those kernels have no derivative for it."""
-    if isinstance(weight, Variable) and weight.requires_grad and ag.is_grad_enabled() and torch.is_grad_enabled():
-        raise RuntimeError(
-            "The function 'nll_loss_forward' is not differentiable with respect to argument 'weight'. "
-            "This input cannot have requires_grad True."
-        )
+    _constant("nll_loss_forward", "weight", weight)
     return ops.nll_loss(logp, unwrap(target), weight, reduction=reduction, ignore_index=ignore_index)
 
 
@@ -356,14 +359,6 @@ def _cross_entropy_probabilities(
     return total if reduction == "sum" else total / (input.numel() // classes if input.numel() else math.nan)
 
 
-def _log_at_least(p: Any, floor: float = -100.0) -> Any:
-    """log p, clamped below at `floor` as torch's binary_cross_entropy clamps it; at p = 0 too, with a
-    zero gradient there instead of a NaN."""
-    positive = unwrap(p) > 0
-    logs = ag.log(ops.where(positive, p, 1.0))
-    return ag.clamp(ops.where(positive, logs, floor), min=floor)
-
-
 @implements(tnf.binary_cross_entropy)
 def binary_cross_entropy(
     input: Any,  # noqa: A002
@@ -381,14 +376,10 @@ def binary_cross_entropy(
             f"Using a target size ({target.shape}) that is different to the input size ({input.shape}) is "
             "deprecated. Please ensure they have the same size."
         )
-    for name, t in (("input", input), ("target", target)):
-        raw = unwrap(t)
-        if bool(((raw < 0) | (raw > 1)).any()):
-            raise RuntimeError(f"all elements of {name} should be between 0 and 1")
-    loss = -(target * _log_at_least(input) + (1 - target) * _log_at_least(1 - input))
+    weight = _constant("binary_cross_entropy", "weight", weight)
     if weight is not None:
-        loss = loss * weight
-    return _reduce(loss, reduction)
+        weight = weight.expand(torch.broadcast_shapes(tuple(target.shape), tuple(weight.shape)))
+    return ops.binary_cross_entropy(input, target, weight, reduction=reduction)
 
 
 @implements(tnf.binary_cross_entropy_with_logits)
@@ -406,13 +397,9 @@ def binary_cross_entropy_with_logits(
     reduction = _reduction_of(size_average, reduce, reduction)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
-    log_sigmoid = -ag.softplus(-input)
-    if pos_weight is not None:
-        log_sigmoid = log_sigmoid * ((pos_weight - 1) * target + 1)
-    loss = (1 - target) * input - log_sigmoid
-    if weight is not None:
-        loss = loss * weight
-    return _reduce(loss, reduction)
+    kernel = "binary_cross_entropy_with_logits"
+    weight, pos_weight = _constant(kernel, "weight", weight), _constant(kernel, "pos_weight", pos_weight)
+    return ops.binary_cross_entropy_with_logits(input, target, weight, pos_weight, reduction=reduction)
 
 
 @implements(tnf.kl_div)
@@ -456,9 +443,11 @@ def soft_margin_loss(
     reduce: bool | None = None,
     reduction: str = "mean",
 ) -> Variable:
-    """log(1 + exp(-target * input)) for targets of 1 or -1."""
+    """log(1 + exp(-target * input)) for targets of 1 or -1; the target is a constant in input's dtype (as
+    torch's kernel, which refuses a target that requires grad)."""
     reduction = _reduction_of(size_average, reduce, reduction)
-    return _reduce(ag.softplus(-target * input), reduction)
+    target = _constant("soft_margin_loss", "target", target)
+    return _reduce(ag.softplus(-target.to(input.dtype) * input), reduction)
 
 
 # --- ranking and embeddings ----------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """torch.nn.functional's normalization functions on Variables: batch, layer, group, instance, RMS and
 local response normalization, with torch's signatures, checks and running-statistics updates.
 
-Each standardizes over some dims with `ops.standardize` (one fused primitive: (x - mean) / sqrt(var + eps),
-the biased variance) and then applies the affine weight and bias. Running statistics are plain tensors,
-updated in place as torch updates them (the unbiased variance), never recorded.
+Batch, layer and group norm are fused primitives on torch's kernels (`ops.batch_norm`, `ops.layer_norm`,
+`ops.group_norm`), so values, running statistics and gradients are torch's bits; instance norm is batch norm
+on a (1, N * C, *) view, as torch computes it. Running statistics are plain tensors, updated in place by
+torch's kernel (the unbiased variance), never recorded.
 """
 
 from __future__ import annotations
@@ -22,29 +23,18 @@ from autograd_engine.variable import unwrap
 __all__ = ["batch_norm", "group_norm", "instance_norm", "layer_norm", "local_response_norm", "rms_norm"]
 
 
-def _channel_shape(x: Any) -> tuple[int, ...]:
-    """The shape that a per-channel vector (C,) takes to broadcast against x (N, C, *)."""
-    return (1, x.shape[1]) + (1,) * (x.ndim - 2)
-
-
-def _affine(y: Any, weight: Any, bias: Any, shape: Sequence[int] | None = None) -> Any:
-    """y * weight + bias, the parameters reshaped to `shape` first when given (None skips either)."""
+def _affine(y: Any, weight: Any, bias: Any) -> Any:
+    """y * weight + bias (None skips either)."""
     if weight is not None:
-        y = y * (weight if shape is None else ag.reshape(weight, shape))
+        y = y * weight
     if bias is not None:
-        y = y + (bias if shape is None else ag.reshape(bias, shape))
+        y = y + bias
     return y
 
 
 def _check_channels(name: str, tensor: Any, channels: int) -> None:
     if tensor is not None and tensor.numel() != channels:
         raise RuntimeError(f"{name} should contain {channels} elements not {tensor.numel()}")
-
-
-def _update_running(running_mean: Any, running_var: Any, x: torch.Tensor, momentum: float, eps: float) -> None:
-    """running = (1 - momentum) * running + momentum * the batch's statistic (the unbiased variance), in
-    place on the tensors: torch's own batch-norm kernel does it, so the values are torch's."""
-    torch.native_batch_norm(x, None, None, unwrap(running_mean), unwrap(running_var), True, momentum, eps)
 
 
 @implements(tnf.batch_norm)
@@ -59,7 +49,8 @@ def batch_norm(
     eps: float = 1e-5,
 ) -> Variable:
     """Normalize each channel of (N, C, *) over the batch and the other dims: with the batch's statistics
-    in training (updating the running ones in place), else with the running ones."""
+    in training (updating the running ones in place), else with the running ones; torch's kernels for the
+    values, the running statistics and the gradients (the fused `batch_norm` primitive)."""
     if training:
         size = tuple(input.shape)
         if math.prod(size[:1] + size[2:]) == 1:
@@ -67,16 +58,10 @@ def batch_norm(
     channels = input.shape[1] if input.ndim > 1 else 0
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
         _check_channels(name, t, channels)
-    shape = _channel_shape(input)
-    if training:
-        dims = (0,) + tuple(range(2, input.ndim))
-        if running_mean is not None or running_var is not None:
-            _update_running(running_mean, running_var, unwrap(input), momentum, eps)
-        return _affine(ops.standardize(input, dims=dims, eps=eps), weight, bias, shape)
-    if running_mean is None or running_var is None:
+    if not training and (running_mean is None or running_var is None):
         raise RuntimeError("running_mean must be defined in evaluation mode")
-    mean, var = unwrap(running_mean).reshape(shape), unwrap(running_var).reshape(shape)
-    return _affine((input - mean) * torch.rsqrt(var + eps), weight, bias, shape)
+    stats = (unwrap(running_mean), unwrap(running_var))
+    return ops.batch_norm(input, weight, bias, *stats, training=training, momentum=momentum, eps=eps)
 
 
 def _trailing_dims(name: str, input: Any, normalized_shape: Any, weight: Any, bias: Any = None) -> tuple[int, ...]:  # noqa: A002
@@ -140,9 +125,7 @@ def group_norm(
                 f"Expected {what} to be a vector of size equal to the number of channels in input, but got "
                 f"{what} of shape {list(t.shape)} and input of shape {list(input.shape)}"
             )
-    grouped = ag.reshape(input, (n, num_groups, -1))
-    y = ag.reshape(ops.standardize(grouped, dims=(2,), eps=eps), tuple(input.shape))
-    return _affine(y, weight, bias, _channel_shape(input))
+    return ops.group_norm(input, weight, bias, groups=num_groups, eps=eps)
 
 
 @implements(tnf.instance_norm)
@@ -163,19 +146,19 @@ def instance_norm(
     channels = input.shape[1] if input.ndim > 1 else 0
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
         _check_channels(name, t, channels)
-    if not use_input_stats:
-        if running_mean is None or running_var is None:
-            raise RuntimeError("Expected running_mean and running_var to be defined when use_input_stats is false")
-        return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
-    dims = tuple(range(2, input.ndim))
-    if running_mean is not None or running_var is not None:  # as torch: each sample's channels as channels
-        n, c = input.shape[:2]
-        means, variances = (None if t is None else unwrap(t).repeat(n) for t in (running_mean, running_var))
-        _update_running(means, variances, unwrap(input).reshape(1, n * c, -1), momentum, eps)
-        for running, updated in ((running_mean, means), (running_var, variances)):
-            if running is not None and updated is not None:
-                unwrap(running).copy_(updated.reshape(n, c).mean(0))
-    return _affine(ops.standardize(input, dims=dims, eps=eps), weight, bias, _channel_shape(input))
+    if not use_input_stats and (running_mean is None or running_var is None):
+        raise RuntimeError("Expected running_mean and running_var to be defined when use_input_stats is false")
+    # as torch: batch norm of (1, N * C, *), each sample's channels as channels, the parameters and running
+    # statistics repeated N times, the running ones averaged back over the samples when updated
+    n, c = input.shape[:2]
+    weight, bias = (None if t is None else t.repeat(n) for t in (weight, bias))
+    stats = [None if t is None else unwrap(t).repeat(n) for t in (running_mean, running_var)]
+    flat = ag.reshape(input, (1, n * c, *input.shape[2:]))
+    out = ops.batch_norm(flat, weight, bias, *stats, training=use_input_stats, momentum=momentum, eps=eps)
+    for running, updated in zip((running_mean, running_var), stats):
+        if use_input_stats and running is not None and updated is not None:
+            unwrap(running).copy_(updated.reshape(n, c).mean(0))
+    return ag.reshape(out, tuple(input.shape))
 
 
 @implements(tnf.rms_norm, torch.rms_norm)

@@ -7,9 +7,11 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+import torch
+
 from .. import functional as F
-from ..module import Module
-from .init import _constant
+from .. import init as nn_init
+from ..module import Module, Parameter
 
 __all__ = [
     "CELU",
@@ -314,7 +316,11 @@ class PReLU(Module):
         # torch's attribute, an int: it hides Module.num_parameters() on this layer
         self.num_parameters = num_parameters  # type: ignore[method-assign,assignment]
         self.init = init
-        self.weight = _constant((num_parameters,), init, device, dtype)
+        self.weight = Parameter(torch.empty(num_parameters, device=device, dtype=dtype))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn_init.constant_(self.weight, self.init)
 
     def forward(self, input: Any) -> Any:  # noqa: A002 (torch's name)
         return F.prelu(input, self.weight)

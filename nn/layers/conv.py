@@ -12,7 +12,7 @@ import autograd_engine as ag
 from .. import functional as F
 from ..functional.conv import Ints
 from ..module import Module
-from .init import _bias_uniform, _kaiming_uniform
+from .linear import empty, reset_kaiming_uniform
 
 __all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "TransposeConv2d"]
 
@@ -80,8 +80,12 @@ class _ConvNd(Module):
         self._reversed_padding_repeated_twice = _edge_padding(p, k, d)
         self.lowering = F.check_lowering(lowering) if lowering is not None else None
         shape = (in_channels, out_channels // groups) if self._transposed else (out_channels, in_channels // groups)
-        self.weight = _kaiming_uniform((*shape, *k), device, dtype)
-        self.bias = _bias_uniform((*shape, *k), out_channels, device, dtype) if bias else None
+        self.weight = empty((*shape, *k), device, dtype)
+        self.bias = empty((out_channels,), device, dtype) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        reset_kaiming_uniform(self.weight, self.bias, contiguous_draw=True)
 
     def extra_repr(self) -> str:
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"

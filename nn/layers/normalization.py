@@ -62,6 +62,7 @@ class _NormBase(Module):
     check of the input's dimensionality (`_dims`: the accepted numbers of dims, unbatched first)."""
 
     _dims: tuple[int, ...]
+    _version = 2  # torch's: version 2 added num_batches_tracked to the state dict
 
     def __init__(
         self,
@@ -92,6 +93,26 @@ class _NormBase(Module):
     def reset_parameters(self) -> None:
         self.reset_running_stats()
         _reset_affine(self)
+
+    def _load_from_state_dict(
+        self,
+        state_dict: dict[str, Any],
+        prefix: str,
+        local_metadata: dict[str, Any],
+        strict: bool,
+        missing_keys: list[str],
+        unexpected_keys: list[str],
+        error_msgs: list[str],
+    ) -> None:
+        """As torch's: a state dict saved before version 2 (no num_batches_tracked) loads, keeping the count."""
+        version = local_metadata.get("version")
+        key = prefix + "num_batches_tracked"
+        if (version is None or version < 2) and self.track_running_stats and key not in state_dict:
+            tracked = self.num_batches_tracked
+            state_dict[key] = tracked if tracked is not None else torch.tensor(0, dtype=torch.long)
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
 
     def _check_input_dim(self, input: Any) -> None:  # noqa: A002 (torch's name)
         if input.dim() not in self._dims:

@@ -13,6 +13,7 @@ import torch
 from autograd_engine.variable import unwrap
 
 from .. import functional as F
+from .. import init
 from ..functional.sparse import _sparse_refused
 from ..module import Module, Parameter
 
@@ -28,19 +29,33 @@ def _padding_index(padding_idx: int | None, num_embeddings: int, name: str) -> i
     return padding_idx % num_embeddings
 
 
-def _table(
-    shape: tuple[int, int], weight: Any, padding_idx: int | None, requires_grad: bool, device: Any, dtype: Any
-) -> Parameter:
-    """The given `weight` (its shape checked; used as it is, padding row too), or a new one drawn from
-    N(0, 1) with the padding row zeroed, as torch.nn.init.normal_ draws it."""
-    if weight is None:
-        table = torch.empty(shape, device=device, dtype=dtype).normal_()
-        if padding_idx is not None:
-            table[padding_idx].fill_(0)
-        return Parameter(table, requires_grad=requires_grad)
-    if tuple(weight.shape) != shape:
-        raise AssertionError("Shape of weight does not match num_embeddings and embedding_dim")
-    return Parameter(unwrap(weight), requires_grad=requires_grad)
+class _Table(Module):
+    """What Embedding and EmbeddingBag share: the (num_embeddings, embedding_dim) `weight`, either the given
+    one (its shape checked; used as it is, padding row too) or one that `reset_parameters` draws."""
+
+    num_embeddings: int
+    embedding_dim: int
+    weight: Parameter
+    padding_idx: int | None
+
+    def _set_weight(self, weight: Any, requires_grad: bool, device: Any, dtype: Any) -> None:
+        shape = (self.num_embeddings, self.embedding_dim)
+        if weight is None:
+            self.weight = Parameter(torch.empty(shape, device=device, dtype=dtype), requires_grad=requires_grad)
+            self.reset_parameters()
+            return
+        if tuple(weight.shape) != shape:
+            raise AssertionError("Shape of weight does not match num_embeddings and embedding_dim")
+        self.weight = Parameter(unwrap(weight), requires_grad=requires_grad)
+
+    def reset_parameters(self) -> None:
+        """The weight drawn from N(0, 1), then the padding row zeroed, as torch.nn."""
+        init.normal_(self.weight)
+        self._fill_padding_idx_with_zero()
+
+    def _fill_padding_idx_with_zero(self) -> None:
+        if self.padding_idx is not None:
+            self.weight.data[self.padding_idx].fill_(0)
 
 
 def _refuse_sparse(layer: str, sparse: bool) -> None:
@@ -62,7 +77,7 @@ def _options(max_norm: float | None, norm_type: float, scale_grad_by_freq: bool,
     return text + ("" if scale_grad_by_freq is False else f", scale_grad_by_freq={fmt(scale_grad_by_freq)}")
 
 
-class Embedding(Module):
+class Embedding(_Table):
     """A lookup table: forward(indices) gives weight[indices]. The padding_idx row gets no gradient;
     max_norm renormalises the rows looked up (in place, as torch)."""
 
@@ -85,8 +100,7 @@ class Embedding(Module):
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.padding_idx = _padding_index(padding_idx, num_embeddings, "Padding_idx")
         self.max_norm, self.norm_type, self.scale_grad_by_freq = max_norm, norm_type, scale_grad_by_freq
-        shape = (num_embeddings, embedding_dim)
-        self.weight = _table(shape, _weight, self.padding_idx, not _freeze, device, dtype)
+        self._set_weight(_weight, not _freeze, device, dtype)
         self.sparse = sparse
 
     @classmethod
@@ -115,7 +129,7 @@ class Embedding(Module):
         return text + _options(self.max_norm, self.norm_type, self.scale_grad_by_freq)
 
 
-class EmbeddingBag(Module):
+class EmbeddingBag(_Table):
     """Sums, means or maxima of bags of embedding rows: forward(input, offsets=None,
     per_sample_weights=None), as torch.nn.EmbeddingBag (scale_grad_by_freq=True is refused by
     nn.functional.embedding_bag)."""
@@ -140,8 +154,7 @@ class EmbeddingBag(Module):
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.max_norm, self.norm_type, self.scale_grad_by_freq = max_norm, norm_type, scale_grad_by_freq
         self.padding_idx = _padding_index(padding_idx, num_embeddings, "padding_idx")
-        shape = (num_embeddings, embedding_dim)
-        self.weight = _table(shape, _weight, self.padding_idx, True, device, dtype)
+        self._set_weight(_weight, True, device, dtype)
         self.mode, self.sparse, self.include_last_offset = mode, sparse, include_last_offset
 
     @classmethod
