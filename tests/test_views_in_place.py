@@ -205,3 +205,24 @@ def test_a_number_divided_by_a_variable_is_torchs_reciprocal_times_the_number():
     want.sum().backward()
     got.sum().backward()
     assert torch.equal(xv.grad.data, xt.grad)
+
+
+def _relu_in_place_on_rows(x):
+    y = x * 1.0
+    torch.nn.functional.relu(y[1:3], inplace=True)  # F.relu(..., inplace=True) writes through the view too
+    return y * y
+
+
+def _leaky_relu_in_place_on_a_column(x):
+    y = x * 1.0
+    torch.nn.functional.leaky_relu(y.t()[0], 0.2, inplace=True)
+    return y * y
+
+
+@pytest.mark.parametrize("program", [_relu_in_place_on_rows, _leaky_relu_in_place_on_a_column])
+def test_an_activation_in_place_on_a_view_reaches_its_base_as_in_torch(program):
+    compare_with_torch(program, program, [torch.randn(4, 3, dtype=torch.float64)], rtol=0, atol=0)
+    message = "a view of a leaf Variable that requires grad is being used in an in-place operation"
+    for leaf in (torch.ones(3, 3, requires_grad=True), ag.Variable(torch.ones(3, 3), requires_grad=True)):
+        with pytest.raises(RuntimeError, match=message):
+            torch.nn.functional.relu(leaf[0], inplace=True)

@@ -487,11 +487,7 @@ def in_place(name: str, out_of_place: Callable[..., Any], self: Any, *args: Any,
         )
     if self.is_leaf and self._requires_grad:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
-    base = _base_of(self)
-    while base is not None:
-        if base.is_leaf and base._requires_grad:
-            raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
-        base = _base_of(base)
+    check_views(self)
     result = out_of_place(self, *args, **kwargs)
     if result.shape != self.shape:
         raise RuntimeError(
@@ -500,6 +496,16 @@ def in_place(name: str, out_of_place: Callable[..., Any], self: Any, *args: Any,
         )
     rebind(self, result)
     return self
+
+
+def check_views(target: Variable) -> None:
+    """Refuse, as torch does, an in-place write while recording to a view of a leaf that requires grad (at
+    any depth) or to a piece of split, chunk or unbind."""
+    base = _base_of(target)
+    while base is not None:
+        if base.is_leaf and base._requires_grad:
+            raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
+        base = _base_of(base)
 
 
 def _base_of(v: Variable) -> Variable | None:

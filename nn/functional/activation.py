@@ -30,6 +30,7 @@ import torch.nn.functional as tnf
 
 import autograd_engine as ag
 from autograd_engine import ops
+from autograd_engine.composites.indexing import check_views, rebind
 from autograd_engine.dispatch import implements
 from autograd_engine.ops import normalize_dim
 from autograd_engine.variable import Variable, unwrap
@@ -89,7 +90,8 @@ def _inplace(name: str, input: Any, result: Any, inplace: bool) -> Any:  # noqa:
         return input
     if input.is_leaf:
         raise RuntimeError(f"{name}: a leaf Variable that requires grad is being used in an in-place operation.")
-    input.data, input._node, input._requires_grad = result.data, result._node, True
+    check_views(input)
+    rebind(input, result)  # (a view passes the values on to its base, as in-place methods do)
     return input
 
 
