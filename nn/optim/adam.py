@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from .optimizer import Optimizer, check_options, new_step, to_scalar
+from .optimizer import Optimizer, check_betas, check_options, new_step, to_scalar
 from .scalars import add, addcdiv_, addcmul_, count, lerp_, quotient, root, tracing
 
 __all__ = ["Adam"]
@@ -36,9 +36,7 @@ class Adam(Optimizer):
         decoupled_weight_decay: bool = False,
     ) -> None:
         check_options(lr=lr, eps=eps)
-        for i, beta in enumerate(betas):
-            if not 0.0 <= beta < 1.0:
-                raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+        check_betas(betas)
         check_options(weight_decay=weight_decay, foreach=foreach, fused=fused, differentiable=differentiable)
         if not all(isinstance(b, float) for b in betas) and not all(isinstance(b, torch.Tensor) for b in betas):
             raise ValueError("betas must be either both floats or both Tensors")
