@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 
 import autograd_engine as ag
+from autograd_engine.variable import unwrap
 
 
 def r(*shape: int) -> torch.Tensor:
@@ -69,3 +71,34 @@ def compare_with_torch(
     for a, b, x in zip(h_e, h_t, diff_t):
         b = torch.zeros_like(x) if b is None else b
         torch.testing.assert_close(a, b, rtol=rtol, atol=atol)
+
+
+def _flat(out: Any) -> list[Any]:
+    return [t for o in out for t in _flat(o)] if isinstance(out, (tuple, list)) else [out]
+
+
+def assert_torch_bits(fn: Callable[..., Any], *inputs: torch.Tensor, second_order: bool = True) -> None:
+    """fn on Variables against fn on tensors under torch.autograd: values and first-order gradients
+    bitwise (NaNs in the same places), second order close."""
+    gen = torch.Generator().manual_seed(0)
+    xs_t = [x.clone().requires_grad_(x.is_floating_point()) for x in inputs]
+    xs_e = [ag.Variable(x.clone(), requires_grad=x.is_floating_point()) for x in inputs]
+    outs_t, outs_e = _flat(fn(*xs_t)), _flat(fn(*xs_e))
+    for e, t in zip(outs_e, outs_t, strict=True):
+        torch.testing.assert_close(unwrap(e), t.detach(), rtol=0, atol=0, equal_nan=True)
+    vs = [torch.randn(t.shape, dtype=t.dtype, generator=gen) for t in outs_t]
+    diff_t, diff_e = [x for x in xs_t if x.requires_grad], [x for x in xs_e if x.requires_grad]
+    g_t = torch.autograd.grad(outs_t, diff_t, vs, create_graph=second_order, allow_unused=True)
+    g_e = ag.gradients(outs_e, diff_e, vs, create_graph=second_order)
+    for e, t, x in zip(g_e, g_t, diff_t, strict=True):
+        t = torch.zeros_like(x) if t is None else t
+        torch.testing.assert_close(unwrap(e), t.detach(), rtol=0, atol=0, equal_nan=True)
+    if not second_order:
+        return
+    ws = [torch.randn(x.shape, dtype=x.dtype, generator=gen) for x in diff_t]
+    pairs = [(e, t, w) for e, t, w in zip(g_e, g_t, ws) if t is not None and t.requires_grad]
+    h_t = torch.autograd.grad(sum((t * w).sum() for _, t, w in pairs), diff_t, allow_unused=True)
+    h_e = ag.gradients(sum((e * w).sum() for e, _, w in pairs), diff_e)
+    for e, t, x in zip(h_e, h_t, diff_t, strict=True):
+        tol = {"rtol": 1e-10, "atol": 1e-12} if x.dtype == torch.float64 else {"rtol": 1e-4, "atol": 1e-5}
+        torch.testing.assert_close(unwrap(e), torch.zeros_like(x) if t is None else t, equal_nan=True, **tol)

@@ -12,7 +12,7 @@ import torch
 
 import autograd_engine as ag
 
-from .oracles import compare_with_torch
+from .oracles import assert_torch_bits, compare_with_torch
 
 torch.manual_seed(0)
 NAN, INF = math.nan, math.inf
@@ -480,7 +480,6 @@ def test_in_place_methods_match_torch(device):
 
 
 # --- torch's bits: log10's constant, atan2's shared 1 / (x^2 + y^2) ------------------------------------
-from .test_ops_reductions import assert_torch_bits  # noqa: E402 (appended section)
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=str)

@@ -12,7 +12,7 @@ import torch
 
 import autograd_engine as ag
 
-from .oracles import compare_with_torch, r
+from .oracles import assert_torch_bits, compare_with_torch, r
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:The reduce argument of torch.scatter",  # torch deprecates scatter(reduce=), which the engine keeps
@@ -527,7 +527,6 @@ def test_errors_are_torchs(name):
 
 
 # --- index_add: torch's kernel, torch's bits ----------------------------------------------------------------
-from .test_ops_reductions import assert_torch_bits  # noqa: E402 (appended section)
 
 INDEX_ADDS = [  # (dim, input shape, source shape, index)
     (0, (3, 4), (3, 4), [0, 2, 0]),

@@ -13,7 +13,7 @@ import torch.nn.functional as tnf
 
 import autograd_engine as ag
 
-from .oracles import compare_with_torch, r
+from .oracles import assert_torch_bits, compare_with_torch, r
 
 A = torch.ops.aten
 
@@ -374,7 +374,6 @@ def test_empty_sequences_raise_what_torch_raises():
 
 
 # --- repeat: torch's repeat_backward order, and a new tensor --------------------------------------------
-from .test_ops_reductions import assert_torch_bits  # noqa: E402 (appended section)
 
 REPEATS = [((3, 4), (2, 1, 2)), ((3, 4), (5, 4, 1, 3)), ((7,), (3, 5)), ((3, 1, 4), (2, 3, 7, 2)), ((3, 4), (2, 3))]
 
