@@ -240,10 +240,8 @@ class Primitive:
         else:
             result._node, result._requires_grad = None, False
         if self.view and out._base is not None:  # it shares args[0]'s storage in torch: in place writes reach it
-            base = args[0]
-            result._view = (base, self, kwargs, None)
-            if not (base._requires_grad and base._node is None):  # (a leaf that requires grad is never rebound)
-                add_view(base, result)
+            result._view = (args[0], self, kwargs, None)
+            add_view(args[0], result)
         return result
 
     def _split_residuals(self, result: Any, raw: Sequence[Any], kwargs: dict[str, Any]) -> Any:

@@ -146,8 +146,7 @@ class Variable:
     def detach(self) -> Variable:
         """A new leaf sharing this Variable's storage, outside any graph (and seeing its in-place updates)."""
         alias = Variable(self.data)
-        if not (self._requires_grad and self._node is None):  # (a leaf that requires grad is never rebound)
-            add_view(self, alias)
+        add_view(self, alias)
         return alias
 
     def zero_grad(self) -> None:
@@ -528,7 +527,10 @@ def unwrap_all(arg: Any) -> Any:
 
 
 def add_view(base: Variable, view: Variable) -> None:
-    """Remember `view` (weakly) as a view or alias of `base`, whose in-place updates it must then see."""
+    """Remember `view` (weakly) as a view or alias of `base`, whose in-place updates it must then see (not
+    for a leaf that requires grad: it is never rebound, and parameters are viewed at every step)."""
+    if base._requires_grad and base._node is None:
+        return
     try:
         views = base._views
     except AttributeError:
